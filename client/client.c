@@ -1,0 +1,411 @@
+/*
+ * libshegong: blocking calls over one TCP connection, with pipelining.
+ * The socket is non-blocking and every wait is a poll() with the call's
+ * deadline, so no call can hang past its timeout.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "shegong.h"
+#include "timeutil.h"
+
+#define SG_CLIENT_MAX_FRAME_DEFAULT (SG_FRAME_MAX_DEFAULT + 65536u)
+#define SG_CLIENT_METADATA_MAX 16
+
+typedef struct pending {
+  uint32_t call_id;
+  const sg_method_info *mi;
+  sg_frame *answer; /* the final frame, once it has come */
+} pending;
+
+struct sg_client {
+  int fd;
+  uint32_t next_id;
+  sg_frame_decoder dec;
+  char *md_key[SG_CLIENT_METADATA_MAX], *md_value[SG_CLIENT_METADATA_MAX];
+  size_t n_md;
+  pending *calls;
+  size_t n_calls, cap_calls;
+  int broken;          /* the connection is unusable; broken_st says why */
+  sg_status broken_st;
+};
+
+static int fail(sg_status *st, int err, const char *fmt, const char *a, const char *b) {
+  if (st) {
+    sg_status_clear(st);
+    st->code = sg_error_to_code(err);
+    snprintf(st->message, sizeof st->message, fmt, a ? a : "", b ? b : "");
+  }
+  return err;
+}
+
+static int break_conn(sg_client *c, int err, const char *msg) {
+  if (!c->broken) {
+    c->broken = 1;
+    sg_status_clear(&c->broken_st);
+    c->broken_st.code = sg_error_to_code(err);
+    snprintf(c->broken_st.message, sizeof c->broken_st.message, "%s", msg);
+  }
+  return err;
+}
+
+static int remaining_ms(uint64_t deadline) {
+  if (!deadline) return -1;
+  uint64_t now = sg_now_ms();
+  return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_status *st) {
+  char host[256], port[16];
+  const char *colon;
+  if (!server || !*server) server = SG_DEFAULT_SERVER;
+  if (server[0] == '[') {
+    const char *end = strchr(server, ']');
+    if (!end || (size_t)(end - server) >= sizeof host)
+      return fail(st, SG_EINVAL, "bad server address %s%s", server, NULL);
+    snprintf(host, sizeof host, "%.*s", (int)(end - server - 1), server + 1);
+    colon = end[1] == ':' ? end + 1 : NULL;
+  } else {
+    colon = strrchr(server, ':');
+    size_t n = colon ? (size_t)(colon - server) : strlen(server);
+    if (n >= sizeof host || n == 0) return fail(st, SG_EINVAL, "bad server address %s%s", server, NULL);
+    snprintf(host, sizeof host, "%.*s", (int)n, server);
+  }
+  if (colon) {
+    if (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof port ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1))
+      return fail(st, SG_EINVAL, "bad port in server address %s%s", server, NULL);
+    snprintf(port, sizeof port, "%s", colon + 1);
+  } else {
+    snprintf(port, sizeof port, "%d", SG_DEFAULT_PORT);
+  }
+  uint64_t deadline = sg_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 10000);
+
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  int gai = getaddrinfo(host, port, &hints, &res);
+  if (gai) return fail(st, SG_EUNAVAIL, "cannot resolve %.100s: %.100s", host, gai_strerror(gai));
+  int fd = -1, err = 0;
+  char errbuf[128] = "";
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) continue;
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      rc = poll(&p, 1, remaining_ms(deadline));
+      if (rc == 0) {
+        errno = ETIMEDOUT;
+        rc = -1;
+      } else if (rc > 0) {
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+        errno = soerr;
+        rc = soerr ? -1 : 0;
+      }
+    }
+    if (rc == 0) break;
+    snprintf(errbuf, sizeof errbuf, "%s", strerror(errno));
+    err = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0)
+    return fail(st, err == ETIMEDOUT ? SG_ETIMEDOUT : SG_EUNAVAIL, "cannot connect to %s: %s",
+                server, errbuf[0] ? errbuf : "no address");
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sg_client *c = calloc(1, sizeof *c);
+  if (!c) {
+    close(fd);
+    return fail(st, SG_ENOMEM, "out of memory%s%s", NULL, NULL);
+  }
+  c->fd = fd;
+  c->next_id = 1;
+  sg_frame_decoder_init(&c->dec, SG_CLIENT_MAX_FRAME_DEFAULT);
+  if (st) sg_status_clear(st);
+  *out = c;
+  return 0;
+}
+
+void sg_client_close(sg_client *c) {
+  if (!c) return;
+  if (c->fd >= 0) close(c->fd);
+  for (size_t i = 0; i < c->n_calls; i++) sg_frame_free(c->calls[i].answer);
+  free(c->calls);
+  for (size_t i = 0; i < c->n_md; i++) {
+    free(c->md_key[i]);
+    free(c->md_value[i]);
+  }
+  sg_frame_decoder_free(&c->dec);
+  free(c);
+}
+
+int sg_client_set_metadata(sg_client *c, const char *key, const char *value) {
+  for (size_t i = 0; i < c->n_md; i++)
+    if (strcmp(c->md_key[i], key) == 0) {
+      char *v = strdup(value);
+      if (!v) return SG_ENOMEM;
+      free(c->md_value[i]);
+      c->md_value[i] = v;
+      return 0;
+    }
+  if (c->n_md == SG_CLIENT_METADATA_MAX) return SG_ENOMEM;
+  char *k = strdup(key), *v = strdup(value);
+  if (!k || !v) {
+    free(k);
+    free(v);
+    return SG_ENOMEM;
+  }
+  c->md_key[c->n_md] = k;
+  c->md_value[c->n_md++] = v;
+  return 0;
+}
+
+void sg_client_set_max_frame(sg_client *c, uint32_t max_bytes) { c->dec.max_frame = max_bytes; }
+
+size_t sg_client_in_flight(const sg_client *c) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->n_calls; i++) n += c->calls[i].answer == NULL;
+  return n;
+}
+
+/* Writes all of buf before the deadline (0 = none). */
+static int write_all(sg_client *c, const uint8_t *buf, size_t len, uint64_t deadline,
+                     sg_status *st) {
+  while (len > 0) {
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    if (n > 0) {
+      buf += n;
+      len -= (size_t)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd p = {c->fd, POLLOUT, 0};
+      int rc = poll(&p, 1, remaining_ms(deadline));
+      if (rc == 0) return fail(st, SG_ETIMEDOUT, "deadline passed while sending%s%s", NULL, NULL);
+      if (rc < 0 && errno != EINTR)
+        return fail(st, SG_EUNAVAIL, "poll: %s%s", strerror(errno), NULL);
+      continue;
+    }
+    break_conn(c, SG_EUNAVAIL, "connection lost while sending");
+    return fail(st, SG_EUNAVAIL, "connection lost while sending: %s%s",
+                n < 0 ? strerror(errno) : "closed", NULL);
+  }
+  return 0;
+}
+
+int sg_client_send_raw(sg_client *c, const void *data, size_t len, sg_status *st) {
+  return write_all(c, data, len, sg_now_ms() + 10000, st);
+}
+
+static pending *find_call(sg_client *c, uint32_t id) {
+  for (size_t i = 0; i < c->n_calls; i++)
+    if (c->calls[i].call_id == id) return &c->calls[i];
+  return NULL;
+}
+
+static void drop_call(sg_client *c, pending *p) {
+  sg_frame_free(p->answer);
+  *p = c->calls[--c->n_calls];
+}
+
+int sg_call_send(sg_client *c, const char *method, const ProtobufCMessage *req, int timeout_ms,
+                 uint32_t *call_id, sg_status *st) {
+  if (c->broken) {
+    if (st) *st = c->broken_st;
+    return sg_error_from_code(c->broken_st.code);
+  }
+  const sg_method_info *mi = sg_methods_find(method);
+  if (!mi) return fail(st, SG_EUNIMPL, "unknown method %s%s", method, NULL);
+  if (req->descriptor != mi->method->input)
+    return fail(st, SG_EINVAL, "%s takes a %s", mi->path, mi->method->input->name);
+  if (c->n_calls == c->cap_calls) {
+    size_t cap = c->cap_calls ? c->cap_calls * 2 : 16;
+    pending *n = realloc(c->calls, cap * sizeof *n);
+    if (!n) return fail(st, SG_ENOMEM, "out of memory%s%s", NULL, NULL);
+    c->calls = n;
+    c->cap_calls = cap;
+  }
+  uint32_t id = c->next_id++;
+  if (c->next_id == 0) c->next_id = 1; /* 0 is the server's */
+
+  size_t plen = protobuf_c_message_get_packed_size(req);
+  uint8_t *payload = plen ? malloc(plen) : NULL;
+  if (plen && !payload) return fail(st, SG_ENOMEM, "out of memory%s%s", NULL, NULL);
+  if (plen) protobuf_c_message_pack(req, payload);
+  Shegong__V1__Metadata md[SG_CLIENT_METADATA_MAX], *mdp[SG_CLIENT_METADATA_MAX];
+  for (size_t i = 0; i < c->n_md; i++) {
+    shegong__v1__metadata__init(&md[i]);
+    md[i].key = c->md_key[i];
+    md[i].value = c->md_value[i];
+    mdp[i] = &md[i];
+  }
+  sg_frame f = SHEGONG__V1__FRAME__INIT;
+  f.call_id = id;
+  f.method = (char *)mi->path;
+  f.flags = SG_FLAG_END_STREAM;
+  f.timeout_ms = timeout_ms > 0 ? (uint32_t)timeout_ms : 0;
+  f.n_metadata = c->n_md;
+  f.metadata = mdp;
+  f.payload.data = payload;
+  f.payload.len = plen;
+  size_t n = sg_frame_wire_size(&f);
+  uint8_t *buf = malloc(n);
+  if (!buf) {
+    free(payload);
+    return fail(st, SG_ENOMEM, "out of memory%s%s", NULL, NULL);
+  }
+  sg_frame_write(&f, buf);
+  free(payload);
+  int rc = write_all(c, buf, n, timeout_ms > 0 ? sg_now_ms() + (uint64_t)timeout_ms : 0, st);
+  free(buf);
+  if (rc) return rc;
+  c->calls[c->n_calls++] = (pending){id, mi, NULL};
+  if (call_id) *call_id = id;
+  if (st) sg_status_clear(st);
+  return 0;
+}
+
+static int on_frame(void *arg, sg_frame *f) {
+  sg_client *c = arg;
+  if (f->call_id == 0) {
+    /* a connection-level error: the server closes after it */
+    const char *msg = f->status && f->status->message ? f->status->message : "connection error";
+    break_conn(c, f->status ? sg_error_from_code(f->status->code) : SG_EUNAVAIL, msg);
+    sg_frame_free(f);
+    return 0;
+  }
+  pending *p = find_call(c, f->call_id);
+  /* frames of calls we gave up on (deadline passed) are dropped */
+  if (!p || p->answer || !(f->flags & SG_FLAG_END_STREAM)) {
+    sg_frame_free(f);
+    return 0;
+  }
+  p->answer = f;
+  return 0;
+}
+
+/* Reads what is available (waiting up to wait_ms) and feeds the decoder. */
+static int pump(sg_client *c, int wait_ms) {
+  struct pollfd p = {c->fd, POLLIN, 0};
+  int rc = poll(&p, 1, wait_ms);
+  if (rc < 0) return errno == EINTR ? 0 : break_conn(c, SG_EUNAVAIL, "poll failed");
+  if (rc == 0) return SG_ETIMEDOUT;
+  uint8_t buf[65536];
+  ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+    return break_conn(c, SG_EUNAVAIL, "connection lost");
+  }
+  if (n == 0) return break_conn(c, SG_EUNAVAIL, "connection closed by the server");
+  char why[160];
+  rc = sg_frame_decoder_feed(&c->dec, buf, (size_t)n, on_frame, c, why, sizeof why);
+  if (rc < 0) return break_conn(c, SG_EUNAVAIL, why);
+  return 0;
+}
+
+static int finish(sg_client *c, pending *p, ProtobufCMessage **resp, sg_status *st) {
+  sg_frame *f = p->answer;
+  const ProtobufCMessageDescriptor *out = p->mi->method->output;
+  sg_status local;
+  if (!st) st = &local;
+  sg_status_clear(st);
+  int rc = 0;
+  if (f->status && f->status->code != 0) {
+    st->code = f->status->code;
+    snprintf(st->message, sizeof st->message, "%s", f->status->message ? f->status->message : "");
+    for (size_t i = 0; i < f->status->n_violations && i < SG_STATUS_VIOLATIONS_MAX; i++) {
+      snprintf(st->violations[i].field, sizeof st->violations[i].field, "%s",
+               f->status->violations[i]->field);
+      snprintf(st->violations[i].description, sizeof st->violations[i].description, "%s",
+               f->status->violations[i]->description);
+      st->n_violations++;
+    }
+    rc = sg_error_from_code(st->code);
+  } else {
+    *resp = protobuf_c_message_unpack(out, NULL, f->payload.len, f->payload.data);
+    if (!*resp)
+      rc = sg_status_set(st, SG_EINTERNAL, "the server's answer is not a valid %s", out->name);
+  }
+  drop_call(c, p);
+  return rc;
+}
+
+static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage **resp,
+                    int timeout_ms, sg_status *st) {
+  *resp = NULL;
+  uint64_t deadline = timeout_ms > 0 ? sg_now_ms() + (uint64_t)timeout_ms : 0;
+  for (;;) {
+    for (size_t i = 0; i < c->n_calls; i++) {
+      pending *p = &c->calls[i];
+      if (p->answer && (want == 0 || p->call_id == want)) {
+        if (got) *got = p->call_id;
+        return finish(c, p, resp, st);
+      }
+    }
+    if (want && !find_call(c, want))
+      return fail(st, SG_ENOTFOUND, "no call %s in flight%s", "with that id", NULL);
+    if (!want && c->n_calls == 0) return fail(st, SG_ENOTFOUND, "no call in flight%s%s", NULL, NULL);
+    if (c->broken) {
+      pending *p = want ? find_call(c, want) : &c->calls[0];
+      if (got) *got = p->call_id;
+      drop_call(c, p);
+      if (st) *st = c->broken_st;
+      return sg_error_from_code(c->broken_st.code);
+    }
+    int wait = remaining_ms(deadline);
+    if (wait == 0) {
+      pending *p = want ? find_call(c, want) : &c->calls[0];
+      uint32_t id = p->call_id;
+      if (got) *got = id;
+      drop_call(c, p);
+      /* tell the server we gave up, so it can skip the work */
+      sg_frame f = SHEGONG__V1__FRAME__INIT;
+      f.call_id = id;
+      f.flags = SG_FLAG_CANCEL;
+      uint8_t buf[32];
+      if (sg_frame_wire_size(&f) <= sizeof buf) {
+        sg_frame_write(&f, buf);
+        write_all(c, buf, sg_frame_wire_size(&f), sg_now_ms() + 1000, NULL);
+      }
+      return fail(st, SG_ETIMEDOUT, "no answer within %s ms%s", "the call's", NULL);
+    }
+    int rc = pump(c, wait);
+    if (rc && rc != SG_ETIMEDOUT && !c->broken) return fail(st, rc, "%s%s", sg_strerror(rc), NULL);
+  }
+}
+
+int sg_call_recv(sg_client *c, uint32_t call_id, ProtobufCMessage **resp, int timeout_ms,
+                 sg_status *st) {
+  if (call_id == 0) return fail(st, SG_EINVAL, "call id 0 is never a call%s%s", NULL, NULL);
+  return wait_for(c, call_id, NULL, resp, timeout_ms, st);
+}
+
+int sg_call_recv_any(sg_client *c, uint32_t *call_id, ProtobufCMessage **resp, int timeout_ms,
+                     sg_status *st) {
+  return wait_for(c, 0, call_id, resp, timeout_ms, st);
+}
+
+int sg_call(sg_client *c, const char *method, const ProtobufCMessage *req,
+            ProtobufCMessage **resp, int timeout_ms, sg_status *st) {
+  uint32_t id;
+  *resp = NULL;
+  int rc = sg_call_send(c, method, req, timeout_ms, &id, st);
+  if (rc) return rc;
+  return sg_call_recv(c, id, resp, timeout_ms, st);
+}

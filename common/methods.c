@@ -1,0 +1,68 @@
+#include "methods.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/units.pb-c.h"
+#include "shegong/v1/workers.pb-c.h"
+
+const ProtobufCServiceDescriptor *const sg_services[] = {
+    &shegong__v1__admin__descriptor,
+    &shegong__v1__units__descriptor,
+    &shegong__v1__workers__descriptor,
+    NULL,
+};
+
+/* Methods declared `returns (stream …)` in the .proto files. */
+static const char *const sg_streaming_methods[] = {NULL};
+
+#define SG_METHODS_MAX 128
+static sg_method_info table[SG_METHODS_MAX];
+static size_t n_table;
+
+static int cmp_info(const void *a, const void *b) {
+  return strcmp(((const sg_method_info *)a)->path, ((const sg_method_info *)b)->path);
+}
+
+static void build(void) {
+  if (n_table) return;
+  for (size_t s = 0; sg_services[s]; s++) {
+    const ProtobufCServiceDescriptor *sd = sg_services[s];
+    for (unsigned m = 0; m < sd->n_methods && n_table < SG_METHODS_MAX; m++) {
+      sg_method_info *mi = &table[n_table++];
+      snprintf(mi->path, sizeof mi->path, "/%s/%s", sd->name, sd->methods[m].name);
+      mi->service = sd;
+      mi->method = &sd->methods[m];
+      mi->server_streaming = 0;
+      for (size_t k = 0; sg_streaming_methods[k]; k++)
+        if (strcmp(sg_streaming_methods[k], mi->path) == 0) mi->server_streaming = 1;
+    }
+  }
+  qsort(table, n_table, sizeof table[0], cmp_info);
+}
+
+size_t sg_methods_count(void) {
+  build();
+  return n_table;
+}
+
+const sg_method_info *sg_methods_at(size_t i) {
+  build();
+  return i < n_table ? &table[i] : NULL;
+}
+
+const sg_method_info *sg_methods_find(const char *name) {
+  build();
+  char buf[128];
+  if (name[0] != '/') {
+    /* short form: "Workers/Get" */
+    if (snprintf(buf, sizeof buf, "/" SG_PACKAGE ".%s", name) >= (int)sizeof buf) return NULL;
+    name = buf;
+  }
+  sg_method_info key;
+  if (strlen(name) >= sizeof key.path) return NULL;
+  strcpy(key.path, name);
+  return bsearch(&key, table, n_table, sizeof table[0], cmp_info);
+}

@@ -1,0 +1,25 @@
+#include "timeutil.h"
+
+#include <stdio.h>
+#include <time.h>
+
+uint64_t sg_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sg_now_rfc3339(char *out, size_t n) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void sg_today(char *out, size_t n) {
+  /* The register's dates are Chinese civil dates: China has one time zone. */
+  time_t t = time(NULL) + 8 * 3600;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, n, "%Y-%m-%d", &tm);
+}

@@ -1,0 +1,83 @@
+/*
+ * The method table: data, not a switch. Each service file (server/svc/) lists
+ * its handlers by method path; sg_dispatch_init() joins them to the methods
+ * found in the protobuf-c service descriptors (common/methods.c). A method
+ * without a handler answers UNIMPLEMENTED; a handler whose path is not in a
+ * descriptor stops the server at start.
+ */
+#ifndef SG_DISPATCH_H
+#define SG_DISPATCH_H
+
+#include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "arena.h"
+#include "error.h"
+#include "methods.h"
+#include "store/env.h"
+
+/* Limits and settings that handlers need. */
+typedef struct sg_limits {
+  uint32_t max_frame;      /* frame length limit */
+  uint32_t max_page_size;  /* List page size cap */
+  uint32_t default_page_size;
+  uint32_t default_timeout_ms;
+  size_t max_call_memory;  /* arena cap per call */
+  size_t max_output_bytes; /* per connection: reading pauses past it */
+  uint32_t max_in_flight;  /* per connection: queued writes */
+  uint32_t max_connections;
+} sg_limits;
+
+/* What a handler sees of its call. */
+typedef struct sg_call_ctx {
+  sg_store *store;
+  const sg_limits *limits;
+  sg_arena *arena;     /* the call's memory: request, response, records */
+  sg_status *st;       /* set by the handler on failure */
+  const char *peer;    /* "127.0.0.1:50312", for logs */
+  char now[32];        /* RFC 3339, UTC: the call's timestamp */
+  char today[11];      /* YYYY-MM-DD, China Standard Time */
+} sg_call_ctx;
+
+typedef enum sg_method_kind {
+  SG_METHOD_READ = 1,  /* loop thread, read transaction */
+  SG_METHOD_WRITE = 2, /* writer thread, nested write transaction */
+} sg_method_kind;
+
+/*
+ * A handler: req is the decoded request (arena memory); on success it sets
+ * *resp to a message of the method's output type (arena memory, never
+ * pointing into the map) and returns 0. On failure it returns an SG_E* code
+ * and fills ctx->st (sg_status_set / sg_status_violation). A WRITE handler's
+ * failure rolls back only its own nested transaction.
+ */
+typedef int (*sg_handler_fn)(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp);
+
+typedef struct sg_method_impl {
+  const char *path; /* "/shegong.v1.Workers/Get"; NULL ends a list */
+  sg_method_kind kind;
+  sg_handler_fn handler;
+} sg_method_impl;
+
+typedef struct sg_dispatch_entry {
+  const sg_method_info *info;
+  const sg_method_impl *impl; /* NULL: UNIMPLEMENTED */
+} sg_dispatch_entry;
+
+/* Builds the table; on a handler with no matching method, logs, returns SG_EINTERNAL. */
+int sg_dispatch_init(void);
+/* The entry for a full method path, or NULL for an unknown method. */
+const sg_dispatch_entry *sg_dispatch_lookup(const char *path);
+size_t sg_dispatch_count(void);
+const sg_dispatch_entry *sg_dispatch_at(size_t i);
+
+/* Handler lists, one per service file. */
+extern const sg_method_impl sg_svc_admin[];
+extern const sg_method_impl sg_svc_units[];
+extern const sg_method_impl sg_svc_workers[];
+
+/* Fills ctx->now and ctx->today. */
+void sg_call_ctx_stamp(sg_call_ctx *ctx);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * shegongd: the district server of the community-worker register.
+ *
+ *   shegongd --data DIR [--listen HOST:PORT] [--port-file F] [--log-level L]
+ *            [--max-frame BYTES] [--map-size MIB]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net/server.h"
+
+typedef struct app {
+  uv_loop_t loop;
+  sg_server srv;
+  uv_signal_t sigint, sigterm;
+  int writer_stopped;
+} app;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: shegongd --data DIR [options]\n"
+          "  --data DIR          data directory (created if missing)\n"
+          "  --listen HOST:PORT  address to listen on (default 127.0.0.1:7420;\n"
+          "                      port 0 picks a free port)\n"
+          "  --port-file F       write the port listened on to F\n"
+          "  --log-level L       debug, info, warn or error (default info)\n"
+          "  --max-frame BYTES   largest frame accepted (default %u)\n"
+          "  --map-size MIB      LMDB map size in MiB (default %zu)\n"
+          "  --version           print the version and exit\n",
+          SG_FRAME_MAX_DEFAULT, SG_MAP_SIZE_DEFAULT >> 20);
+}
+
+/* "host:port", "[v6]:port" or ":port"; host defaults to 127.0.0.1. */
+static int parse_listen(const char *s, char *host, size_t hostlen, int *port) {
+  const char *colon;
+  if (s[0] == '[') {
+    const char *end = strchr(s, ']');
+    if (!end || end[1] != ':') return -1;
+    if ((size_t)(end - s - 1) >= hostlen) return -1;
+    memcpy(host, s + 1, (size_t)(end - s - 1));
+    host[end - s - 1] = '\0';
+    colon = end + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (!colon) return -1;
+    size_t n = (size_t)(colon - s);
+    if (n >= hostlen) return -1;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    if (n == 0) snprintf(host, hostlen, "127.0.0.1");
+  }
+  char *end;
+  errno = 0;
+  long p = strtol(colon + 1, &end, 10);
+  if (errno || *end || end == colon + 1 || p < 0 || p > 65535) return -1;
+  *port = (int)p;
+  return 0;
+}
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
+  char *end;
+  errno = 0;
+  if (!*s || *s == '-') return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v < min || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+static void close_cb(uv_handle_t *h) { (void)h; }
+
+static void on_writer_stopped(void *data) {
+  app *a = data;
+  a->writer_stopped = 1;
+}
+
+static void on_signal(uv_signal_t *sig, int signum) {
+  app *a = sig->data;
+  if (a->srv.stopping) return;
+  sg_info("received %s: finishing in-flight writes and stopping",
+          signum == SIGINT ? "SIGINT" : "SIGTERM");
+  uv_close((uv_handle_t *)&a->sigint, close_cb);
+  uv_close((uv_handle_t *)&a->sigterm, close_cb);
+  sg_server_stop(&a->srv);
+  sg_writer_stop(a->srv.writer, on_writer_stopped);
+}
+
+static int write_port_file(const char *path, int port) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return -1;
+  FILE *f = fopen(tmp, "w");
+  if (!f) return -1;
+  fprintf(f, "%d\n", port);
+  if (fclose(f) != 0) return -1;
+  /* rename: a reader never sees a half-written port */
+  return rename(tmp, path);
+}
+
+int main(int argc, char **argv) {
+  const char *data_dir = NULL, *listen = "127.0.0.1:7420", *port_file = NULL;
+  uint64_t map_mib = SG_MAP_SIZE_DEFAULT >> 20;
+  app a;
+  memset(&a, 0, sizeof a);
+  sg_limits_default(&a.srv.limits);
+  static const struct option opts[] = {
+      {"data", required_argument, 0, 'd'},      {"listen", required_argument, 0, 'l'},
+      {"port-file", required_argument, 0, 'p'}, {"log-level", required_argument, 0, 'L'},
+      {"max-frame", required_argument, 0, 'F'}, {"map-size", required_argument, 0, 'M'},
+      {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
+      {0, 0, 0, 0}};
+  int ch;
+  uint64_t v;
+  while ((ch = getopt_long(argc, argv, "d:l:h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'd': data_dir = optarg; break;
+    case 'l': listen = optarg; break;
+    case 'p': port_file = optarg; break;
+    case 'L': {
+      int lvl = sg_log_level_from_name(optarg);
+      if (lvl < 0) {
+        fprintf(stderr, "shegongd: --log-level must be debug, info, warn or error\n");
+        return 2;
+      }
+      sg_log_set_level(lvl);
+      break;
+    }
+    case 'F':
+      if (parse_u64(optarg, 1024, 256u << 20, &v)) {
+        fprintf(stderr, "shegongd: --max-frame must be 1024 to %u bytes\n", 256u << 20);
+        return 2;
+      }
+      a.srv.limits.max_frame = (uint32_t)v;
+      break;
+    case 'M':
+      if (parse_u64(optarg, 16, 1u << 24, &map_mib)) {
+        fprintf(stderr, "shegongd: --map-size must be 16 to %u MiB\n", 1u << 24);
+        return 2;
+      }
+      break;
+    case 'h': usage(stdout); return 0;
+    case 'V': printf("shegongd %s\n", SHEGONG_VERSION); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind < argc || !data_dir) {
+    usage(stderr);
+    return 2;
+  }
+  char host[64];
+  int port;
+  if (parse_listen(listen, host, sizeof host, &port)) {
+    fprintf(stderr, "shegongd: --listen wants HOST:PORT, got \"%s\"\n", listen);
+    return 2;
+  }
+  if (sg_dispatch_init() != 0) return 1;
+
+  int rc = sg_store_open(&a.srv.store, data_dir, (size_t)map_mib << 20);
+  if (rc) {
+    sg_error("cannot open the data directory %s: %s", data_dir, sg_strerror(rc));
+    return 1;
+  }
+  if ((rc = mdb_txn_begin(a.srv.store->env, NULL, MDB_RDONLY, &a.srv.read_txn))) {
+    sg_store_err(rc, "begin read transaction");
+    sg_store_close(a.srv.store);
+    return 1;
+  }
+  mdb_txn_reset(a.srv.read_txn);
+  sg_arena_init(&a.srv.read_arena, a.srv.limits.max_call_memory);
+
+  uv_loop_init(&a.loop);
+  a.srv.loop = &a.loop;
+  int exit_code = 1;
+  if (sg_writer_start(&a.srv.writer, &a.loop, a.srv.store, &a.srv.limits, sg_server_job_done,
+                      &a) != 0) {
+    sg_error("cannot start the writer thread");
+    goto out;
+  }
+  /* the writer's done callback gets the app; the server is its first member's sibling */
+  if (sg_server_listen(&a.srv, host, port) != 0) {
+    sg_server_stop(&a.srv);
+    sg_writer_stop(a.srv.writer, on_writer_stopped);
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    goto out;
+  }
+  if (port_file && write_port_file(port_file, a.srv.bound_port) != 0) {
+    sg_error("cannot write port file %s: %s", port_file, strerror(errno));
+    sg_server_stop(&a.srv);
+    sg_writer_stop(a.srv.writer, on_writer_stopped);
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    goto out;
+  }
+  uv_signal_init(&a.loop, &a.sigint);
+  uv_signal_init(&a.loop, &a.sigterm);
+  a.sigint.data = a.sigterm.data = &a;
+  uv_signal_start(&a.sigint, on_signal, SIGINT);
+  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+  signal(SIGPIPE, SIG_IGN);
+  sg_info("shegongd %s listening on %s, data in %s", SHEGONG_VERSION, a.srv.bound, data_dir);
+
+  uv_run(&a.loop, UV_RUN_DEFAULT);
+  exit_code = a.writer_stopped ? 0 : 1;
+  sg_info("stopped after %llu calls", (unsigned long long)a.srv.calls);
+out:
+  if (uv_loop_close(&a.loop) != 0) sg_warn("event loop closed with handles still open");
+  sg_writer_free(a.srv.writer);
+  sg_arena_destroy(&a.srv.read_arena);
+  mdb_txn_abort(a.srv.read_txn);
+  sg_store_close(a.srv.store);
+  return exit_code;
+}

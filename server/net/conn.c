@@ -1,0 +1,423 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "net/server.h"
+#include "timeutil.h"
+
+typedef struct inflight {
+  uint32_t call_id;
+  sg_job *job;
+} inflight;
+
+struct sg_conn {
+  uv_tcp_t tcp;
+  uv_shutdown_t shutdown_req;
+  sg_server *srv;
+  sg_conn *prev, *next;
+  sg_frame_decoder dec;
+  char peer[64];
+  size_t out_bytes;   /* handed to uv_write, not yet written */
+  int reading;
+  int closing;        /* no more frames are read or answered */
+  int handle_closed;
+  int refs;           /* the handle + each job with the writer */
+  inflight *calls;    /* writes queued with the writer */
+  size_t n_calls, cap_calls;
+};
+
+typedef struct write_req {
+  uv_write_t req;
+  sg_conn *conn;
+  size_t len;
+  uint8_t data[];
+} write_req;
+
+static void conn_unref(sg_conn *c) {
+  if (--c->refs > 0) return;
+  sg_server *srv = c->srv;
+  if (c->prev) c->prev->next = c->next;
+  else srv->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  srv->n_conns--;
+  sg_frame_decoder_free(&c->dec);
+  free(c->calls);
+  free(c);
+  if (srv->stopping && srv->n_conns == 0 && srv->on_drained) srv->on_drained(srv);
+}
+
+static void on_close(uv_handle_t *h) {
+  sg_conn *c = h->data;
+  c->handle_closed = 1;
+  sg_debug("connection %s closed", c->peer);
+  conn_unref(c);
+}
+
+/* Closes at once: pending writes are cancelled. For a peer that is gone. */
+static void conn_close_now(sg_conn *c) {
+  if (c->handle_closed || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+  c->closing = 1;
+  uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  conn_close_now(req->data);
+}
+
+void sg_conn_stop_reading(sg_conn *c) {
+  if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = 0;
+}
+
+void sg_conn_close(sg_conn *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  sg_conn_stop_reading(c);
+  c->shutdown_req.data = c;
+  /* shutdown waits for queued writes, so a final status frame is delivered */
+  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+    conn_close_now(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  sg_conn *c = h->data;
+  buf->base = c->srv->read_buf;
+  buf->len = sizeof c->srv->read_buf;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void maybe_resume(sg_conn *c) {
+  sg_server *srv = c->srv;
+  if (c->reading || c->closing || srv->stopping) return;
+  if (c->out_bytes > srv->limits.max_output_bytes / 2) return;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+}
+
+static void on_write(uv_write_t *req, int status) {
+  write_req *w = (write_req *)req;
+  sg_conn *c = w->conn;
+  c->out_bytes -= w->len;
+  free(w);
+  if (status < 0) {
+    if (status != UV_ECANCELED) sg_debug("write to %s failed: %s", c->peer, uv_strerror(status));
+    conn_close_now(c);
+    return;
+  }
+  maybe_resume(c);
+}
+
+/*
+ * Sends the final frame of a call: the response (may be NULL) and the
+ * status. A response that would exceed the frame limit is replaced by
+ * RESOURCE_EXHAUSTED rather than sent.
+ */
+static void send_reply(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
+                       sg_status *st) {
+  if (c->closing && call_id != 0) return;
+  sg_server *srv = c->srv;
+  uint8_t *payload = NULL;
+  size_t plen = 0;
+  if (resp && st->code == 0) {
+    plen = protobuf_c_message_get_packed_size(resp);
+    if (plen + 64 > srv->limits.max_frame) {
+      sg_status_set(st, SG_ETOOBIG, "response of %zu bytes exceeds the frame limit; ask for a smaller page",
+                    plen);
+      plen = 0;
+    } else if (plen && !(payload = malloc(plen))) {
+      sg_status_set(st, SG_ENOMEM, "out of memory");
+      plen = 0;
+    } else if (plen) {
+      protobuf_c_message_pack(resp, payload);
+    }
+  }
+  sg_status_finish_violations(st);
+  Shegong__V1__Status status = SHEGONG__V1__STATUS__INIT;
+  Shegong__V1__FieldViolation viols[SG_STATUS_VIOLATIONS_MAX];
+  Shegong__V1__FieldViolation *vptrs[SG_STATUS_VIOLATIONS_MAX];
+  status.code = (Shegong__V1__Code)st->code;
+  status.message = st->message;
+  size_t nv = st->n_violations < SG_STATUS_VIOLATIONS_MAX ? st->n_violations
+                                                          : SG_STATUS_VIOLATIONS_MAX;
+  for (size_t i = 0; i < nv; i++) {
+    shegong__v1__field_violation__init(&viols[i]);
+    viols[i].field = st->violations[i].field;
+    viols[i].description = st->violations[i].description;
+    vptrs[i] = &viols[i];
+  }
+  status.n_violations = nv;
+  status.violations = vptrs;
+
+  sg_frame f = SHEGONG__V1__FRAME__INIT;
+  f.call_id = call_id;
+  f.flags = SG_FLAG_END_STREAM;
+  f.payload.data = payload;
+  f.payload.len = plen;
+  f.status = &status;
+  size_t n = sg_frame_wire_size(&f);
+  write_req *w = malloc(sizeof *w + n);
+  if (!w) {
+    free(payload);
+    sg_error("out of memory for a %zu-byte reply to %s", n, c->peer);
+    conn_close_now(c);
+    return;
+  }
+  sg_frame_write(&f, w->data);
+  free(payload);
+  w->conn = c;
+  w->len = n;
+  uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+  if (rc != 0) {
+    free(w);
+    conn_close_now(c);
+    return;
+  }
+  c->out_bytes += n;
+  srv->calls++;
+  if (c->out_bytes > srv->limits.max_output_bytes && c->reading) {
+    /* the peer is not reading its answers: stop taking its requests */
+    sg_conn_stop_reading(c);
+  }
+}
+
+__attribute__((format(printf, 4, 5))) static void send_error(sg_conn *c, uint32_t call_id, int err,
+                                                             const char *fmt, ...) {
+  sg_status st;
+  sg_status_clear(&st);
+  st.code = sg_error_to_code(err);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st.message, sizeof st.message, fmt, ap);
+  va_end(ap);
+  send_reply(c, call_id, NULL, &st);
+}
+
+static inflight *find_call(sg_conn *c, uint32_t call_id) {
+  for (size_t i = 0; i < c->n_calls; i++)
+    if (c->calls[i].call_id == call_id) return &c->calls[i];
+  return NULL;
+}
+
+static int add_call(sg_conn *c, uint32_t call_id, sg_job *job) {
+  if (c->n_calls == c->cap_calls) {
+    size_t cap = c->cap_calls ? c->cap_calls * 2 : 8;
+    inflight *n = realloc(c->calls, cap * sizeof *n);
+    if (!n) return SG_ENOMEM;
+    c->calls = n;
+    c->cap_calls = cap;
+  }
+  c->calls[c->n_calls++] = (inflight){call_id, job};
+  return 0;
+}
+
+static void remove_call(sg_conn *c, sg_job *job) {
+  for (size_t i = 0; i < c->n_calls; i++)
+    if (c->calls[i].job == job) {
+      c->calls[i] = c->calls[--c->n_calls];
+      return;
+    }
+}
+
+static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
+                     const ProtobufCMessage *req) {
+  sg_server *srv = c->srv;
+  sg_status st;
+  sg_status_clear(&st);
+  sg_call_ctx ctx = {.store = srv->store, .limits = &srv->limits, .arena = &srv->read_arena,
+                     .st = &st, .peer = c->peer};
+  sg_call_ctx_stamp(&ctx);
+  ProtobufCMessage *resp = NULL;
+  int rc = mdb_txn_renew(srv->read_txn);
+  if (rc) {
+    rc = sg_store_err(rc, "renew read transaction");
+    sg_status_set(&st, rc, NULL);
+  } else {
+    rc = e->impl->handler(&ctx, srv->read_txn, req, &resp);
+    /* replies never point into the map, so the txn ends before sending */
+    mdb_txn_reset(srv->read_txn);
+  }
+  if (rc == 0 && srv->read_arena.failed) rc = sg_status_set(&st, SG_ENOMEM, "call needs too much memory");
+  if (rc && st.code == 0) sg_status_set(&st, rc, NULL);
+  send_reply(c, call_id, rc ? NULL : resp, &st);
+}
+
+static int on_frame(void *arg, sg_frame *f) {
+  sg_conn *c = arg;
+  sg_server *srv = c->srv;
+  if (c->closing) {
+    sg_frame_free(f);
+    return 1;
+  }
+  uint32_t id = f->call_id;
+  if (id == 0) {
+    send_error(c, 0, SG_EPROTO, "call_id 0 is reserved for the server");
+    goto done;
+  }
+  if (f->flags & SG_FLAG_CANCEL) {
+    inflight *call = find_call(c, id);
+    /* the writer skips a cancelled job it has not applied yet; its answer says which */
+    if (call) atomic_store(&call->job->canceled, 1);
+    goto done;
+  }
+  if (find_call(c, id)) {
+    send_error(c, id, SG_EPROTO, "call_id %u is already in use on this connection", id);
+    goto done;
+  }
+  if (!f->method || !f->method[0]) {
+    send_error(c, id, SG_EPROTO, "the first frame of call %u names no method", id);
+    goto done;
+  }
+  const sg_dispatch_entry *e = sg_dispatch_lookup(f->method);
+  if (!e) {
+    send_error(c, id, SG_EUNIMPL, "unknown method %.100s", f->method);
+    goto done;
+  }
+  if (!e->impl) {
+    send_error(c, id, SG_EUNIMPL, "method %s is not implemented by this server", e->info->path);
+    goto done;
+  }
+  const ProtobufCMessageDescriptor *in = e->info->method->input;
+  if (e->impl->kind == SG_METHOD_READ) {
+    sg_arena_reset(&srv->read_arena);
+    ProtobufCMessage *req =
+        protobuf_c_message_unpack(in, &srv->read_arena.allocator, f->payload.len, f->payload.data);
+    if (!req) {
+      if (srv->read_arena.failed)
+        send_error(c, id, SG_ENOMEM, "request needs more memory than a call may use");
+      else
+        send_error(c, id, SG_EPROTO, "payload is not a valid %s", in->name);
+    } else {
+      run_read(c, id, e, req);
+    }
+    sg_arena_reset(&srv->read_arena);
+    goto done;
+  }
+  if (c->n_calls >= srv->limits.max_in_flight) {
+    send_error(c, id, SG_ENOMEM, "more than %u writes in flight on this connection",
+               srv->limits.max_in_flight);
+    goto done;
+  }
+  sg_job *job = sg_job_new(srv->limits.max_call_memory);
+  if (!job) {
+    send_error(c, id, SG_ENOMEM, "out of memory");
+    goto done;
+  }
+  job->req = protobuf_c_message_unpack(in, &job->arena.allocator, f->payload.len, f->payload.data);
+  if (!job->req) {
+    if (job->arena.failed)
+      send_error(c, id, SG_ENOMEM, "request needs more memory than a call may use");
+    else
+      send_error(c, id, SG_EPROTO, "payload is not a valid %s", in->name);
+    sg_job_free(job);
+    goto done;
+  }
+  if (add_call(c, id, job) != 0) {
+    send_error(c, id, SG_ENOMEM, "out of memory");
+    sg_job_free(job);
+    goto done;
+  }
+  job->entry = e;
+  job->owner = c;
+  job->call_id = id;
+  job->deadline_ms = sg_now_ms() + (f->timeout_ms ? f->timeout_ms : srv->limits.default_timeout_ms);
+  snprintf(job->peer, sizeof job->peer, "%s", c->peer);
+  c->refs++;
+  sg_writer_submit(srv->writer, job);
+done:
+  sg_frame_free(f);
+  return 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  sg_conn *c = s->data;
+  if (nread < 0) {
+    if (nread != UV_EOF) sg_debug("read from %s: %s", c->peer, uv_strerror((int)nread));
+    conn_close_now(c);
+    return;
+  }
+  if (nread == 0 || c->closing) return;
+  char why[160];
+  int rc = sg_frame_decoder_feed(&c->dec, (const uint8_t *)buf->base, (size_t)nread, on_frame, c,
+                                 why, sizeof why);
+  if (rc < 0) {
+    /* framing is broken: nothing after this point can be trusted */
+    sg_info("closing %s: %s", c->peer, why);
+    send_error(c, 0, rc, "%s", why);
+    sg_conn_close(c);
+  }
+}
+
+void sg_server_job_done(sg_job *job, void *data) {
+  (void)data;
+  sg_conn *c = job->owner;
+  remove_call(c, job);
+  if (!c->closing) send_reply(c, job->call_id, job->rc ? NULL : job->resp, &job->st);
+  sg_job_free(job);
+  if (c->srv->stopping && c->n_calls == 0) sg_conn_close(c);
+  conn_unref(c);
+}
+
+void sg_conn_accept(sg_server *srv) {
+  sg_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    sg_error("out of memory for a connection");
+    return;
+  }
+  c->srv = srv;
+  c->refs = 1;
+  uv_tcp_init(srv->loop, &c->tcp);
+  c->tcp.data = c;
+  c->next = srv->conns;
+  if (srv->conns) srv->conns->prev = c;
+  srv->conns = c;
+  srv->n_conns++;
+  sg_frame_decoder_init(&c->dec, srv->limits.max_frame);
+  if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close_now(c);
+    return;
+  }
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  snprintf(c->peer, sizeof c->peer, "?");
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    char ip[48] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET) {
+      uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+      snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+    } else if (ss.ss_family == AF_INET6) {
+      uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+      port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+      snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip, port);
+    }
+  }
+  if (srv->n_conns > srv->limits.max_connections) {
+    sg_warn("refusing %s: %zu connections is the limit", c->peer, srv->n_conns - 1);
+    send_error(c, 0, SG_EUNAVAIL, "server has too many connections");
+    sg_conn_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  sg_debug("connection from %s", c->peer);
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+  else conn_close_now(c);
+}
+
+void sg_server_stop(sg_server *srv) {
+  srv->stopping = 1;
+  if (srv->listening) {
+    uv_close((uv_handle_t *)&srv->listener, NULL);
+    srv->listening = 0;
+  }
+  for (sg_conn *c = srv->conns; c; c = c->next) {
+    sg_conn_stop_reading(c);
+    if (c->n_calls == 0) sg_conn_close(c);
+  }
+  if (srv->n_conns == 0 && srv->on_drained) srv->on_drained(srv);
+}

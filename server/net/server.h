@@ -1,0 +1,62 @@
+/*
+ * The network side of shegongd: the listener (listener.c) and connections
+ * (conn.c) on one libuv loop.
+ *
+ * A connection decodes frames as they arrive, answers reads at once on the
+ * loop thread, queues writes to the writer thread, and sends each answer as
+ * one frame. Connections are freed in their close callback, and only when
+ * no job of theirs is still with the writer (refs == 0): nothing frees
+ * itself in the middle of its own callback.
+ */
+#ifndef SG_NET_SERVER_H
+#define SG_NET_SERVER_H
+
+#include <uv.h>
+
+#include "dispatch.h"
+#include "frame.h"
+#include "writer.h"
+
+typedef struct sg_conn sg_conn;
+
+typedef struct sg_server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  int listening;
+  sg_store *store;
+  sg_writer *writer;
+  sg_limits limits;
+  MDB_txn *read_txn;   /* reset between calls, renewed for each */
+  sg_arena read_arena; /* memory of the read call being answered */
+  char read_buf[65536];/* one buffer for every read callback: the decoder copies partial frames */
+  sg_conn *conns;      /* doubly linked */
+  size_t n_conns;
+  int stopping;
+  uint64_t calls;      /* answered so far */
+  char bound[64];      /* "127.0.0.1:7420" once listening */
+  int bound_port;
+  void (*on_drained)(struct sg_server *); /* all connections closed after stop */
+} sg_server;
+
+/* Initialises limits to their defaults. */
+void sg_limits_default(sg_limits *l);
+
+/*
+ * Starts listening on host:port (port 0 picks a free one: see bound_port).
+ * The server must have loop, store, writer and limits set.
+ */
+int sg_server_listen(sg_server *srv, const char *host, int port);
+
+/* Stops accepting and reading; closes each connection once its answers are sent. */
+void sg_server_stop(sg_server *srv);
+
+/* Called by the writer's done callback (server's data = srv). */
+void sg_server_job_done(sg_job *job, void *data);
+
+/* Accepts one connection from the listener (listener.c -> conn.c). */
+void sg_conn_accept(sg_server *srv);
+/* Begins closing a connection: pending output is flushed first. */
+void sg_conn_close(sg_conn *c);
+void sg_conn_stop_reading(sg_conn *c);
+
+#endif

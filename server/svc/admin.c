@@ -1,0 +1,37 @@
+/* Admin service: Hello. */
+#include <string.h>
+
+#include "shegong/v1/admin.pb-c.h"
+#include "store/units.h"
+#include "svc/svc.h"
+
+static int admin_hello(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                       ProtobufCMessage **resp) {
+  (void)req_msg;
+  Shegong__V1__HelloResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return SG_ENOMEM;
+  shegong__v1__hello_response__init(r);
+  r->server_version = SHEGONG_VERSION;
+  r->protocol_version = SG_PROTOCOL_VERSION;
+  r->max_frame_bytes = ctx->limits->max_frame;
+  r->max_page_size = ctx->limits->max_page_size;
+  const char *code;
+  size_t len;
+  int rc = sg_meta_get_str(ctx->store, txn, "district_code", &code, &len);
+  if (rc == 0) {
+    r->district_code = sg_arena_strndup(ctx->arena, code, len);
+    sg_unit *d;
+    if (r->district_code && sg_units_get_by_code(ctx->store, txn, r->district_code,
+                                                 &ctx->arena->allocator, &d) == 0)
+      r->district_name = d->name;
+  } else if (rc != SG_ENOTFOUND) {
+    return sg_status_set(ctx->st, rc, "cannot read the district");
+  }
+  *resp = &r->base;
+  return 0;
+}
+
+const sg_method_impl sg_svc_admin[] = {
+    {"/shegong.v1.Admin/Hello", SG_METHOD_READ, admin_hello},
+    {NULL, 0, NULL},
+};

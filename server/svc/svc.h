@@ -1,0 +1,27 @@
+/* Helpers shared by the service handlers. */
+#ifndef SG_SVC_H
+#define SG_SVC_H
+
+#include "dispatch.h"
+#include "validate.h"
+
+/* True if v is a value of enum d (proto3 enums are open: any int decodes). */
+int sg_enum_valid(const ProtobufCEnumDescriptor *d, int v);
+
+/*
+ * Page tokens: opaque to clients, "<kind><16 hex digits>" here, naming the
+ * last id of the previous page. Parse returns SG_EINVAL (with a violation
+ * on field) for a token that was not made by make with the same kind.
+ * An empty token is the first page (after = 0).
+ */
+int sg_page_token_parse(sg_call_ctx *ctx, const char *field, const char *tok, char kind,
+                        uint64_t *after);
+char *sg_page_token_make(sg_call_ctx *ctx, char kind, uint64_t last);
+
+/* The page size to use: default for 0, capped at the server's maximum. */
+uint32_t sg_page_size(const sg_call_ctx *ctx, uint32_t asked);
+
+/* Copies a string into the call's arena; "" for NULL. */
+char *sg_dup(sg_call_ctx *ctx, const char *s);
+
+#endif

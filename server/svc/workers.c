@@ -1,0 +1,452 @@
+/* Workers service: the register of community workers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "store/units.h"
+#include "store/workers.h"
+#include "svc/svc.h"
+
+#define SG_PERSON_NAME_MAX 32   /* code points; minority names with · run long */
+#define SG_POST_MAX_BYTES 64
+#define SG_LEVEL_MAX 99
+#define SG_REASON_MAX_BYTES 512
+#define SG_MIN_WORKING_AGE 16   /* Labour Law art. 15 */
+
+/* Fields an Update may name; the rest are set by the server or by Leave. */
+static const char *const updatable[] = {
+    "name", "gender", "birth_date", "id_number", "phone", "education", "party_member",
+    "category", "role", "source", "certification", "post", "level", "unit_code", "grid_code",
+    "hire_date", NULL};
+
+typedef struct placement {
+  uint64_t town_id;
+} placement;
+
+static int check_enum(sg_call_ctx *ctx, const char *field, const ProtobufCEnumDescriptor *d,
+                      int v, int required) {
+  if (!sg_enum_valid(d, v)) {
+    sg_status_violation(ctx->st, field, "unknown value %d", v);
+    return -1;
+  }
+  if (required && v == 0) {
+    sg_status_violation(ctx->st, field, "required");
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * Validates w in place (normalizing the ID number and filling gender, birth
+ * date, unit_id and town_code), checking every field so that one answer
+ * names every bad one. Returns 0, SG_EINVAL with violations, or a storage
+ * error or FAILED_PRECONDITION about the unit.
+ */
+static int validate_worker(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, placement *pl) {
+  char why[SG_WHY_MAX];
+  sg_date today, birth, d;
+  sg_validate_date(ctx->today, &today, NULL, 0);
+
+  if (sg_validate_name(w->name, SG_PERSON_NAME_MAX, why, sizeof why))
+    sg_status_violation(ctx->st, "worker.name", "%s", why);
+
+  char idno[19];
+  int female = 0, have_birth = 0;
+  if (!w->id_number[0]) {
+    sg_status_violation(ctx->st, "worker.id_number", "required");
+  } else if (sg_validate_idno(w->id_number, &today, idno, &birth, &female, why, sizeof why)) {
+    sg_status_violation(ctx->st, "worker.id_number", "%s", why);
+  } else {
+    have_birth = 1;
+    w->id_number = sg_dup(ctx, idno);
+    int want = female ? SHEGONG__V1__GENDER__FEMALE : SHEGONG__V1__GENDER__MALE;
+    if (w->gender == SHEGONG__V1__GENDER__GENDER_UNSPECIFIED)
+      w->gender = want;
+    else if ((int)w->gender != want)
+      sg_status_violation(ctx->st, "worker.gender",
+                          "does not match the ID number, whose 17th digit says %s",
+                          female ? "FEMALE" : "MALE");
+    char bd[16];
+    snprintf(bd, sizeof bd, "%04d-%02d-%02d", birth.year, birth.month, birth.day);
+    if (!w->birth_date[0])
+      w->birth_date = sg_dup(ctx, bd);
+    else if (strcmp(w->birth_date, bd) != 0)
+      sg_status_violation(ctx->st, "worker.birth_date", "%s does not match the ID number's %s",
+                          sg_validate_date(w->birth_date, &d, NULL, 0) ? "this" : w->birth_date,
+                          bd);
+  }
+  check_enum(ctx, "worker.gender", &shegong__v1__gender__descriptor, w->gender, 0);
+  if (w->phone[0] && sg_validate_phone(w->phone, why, sizeof why))
+    sg_status_violation(ctx->st, "worker.phone", "%s", why);
+  check_enum(ctx, "worker.education", &shegong__v1__education__descriptor, w->education, 0);
+  check_enum(ctx, "worker.category", &shegong__v1__category__descriptor, w->category, 1);
+  check_enum(ctx, "worker.role", &shegong__v1__role__descriptor, w->role, 1);
+  check_enum(ctx, "worker.source", &shegong__v1__source__descriptor, w->source, 0);
+  check_enum(ctx, "worker.certification", &shegong__v1__certification__descriptor,
+             w->certification, 0);
+  check_enum(ctx, "worker.status", &shegong__v1__worker_status__descriptor, w->status, 0);
+  if (w->post[0] && sg_validate_text(w->post, SG_POST_MAX_BYTES, why, sizeof why))
+    sg_status_violation(ctx->st, "worker.post", "%s", why);
+  if (w->level > SG_LEVEL_MAX)
+    sg_status_violation(ctx->st, "worker.level", "at most %d", SG_LEVEL_MAX);
+  if (!w->hire_date[0]) {
+    sg_status_violation(ctx->st, "worker.hire_date", "required");
+  } else if (sg_validate_date(w->hire_date, &d, why, sizeof why)) {
+    sg_status_violation(ctx->st, "worker.hire_date", "%s", why);
+  } else if (have_birth && sg_date_years_between(&birth, &d) < SG_MIN_WORKING_AGE) {
+    sg_status_violation(ctx->st, "worker.hire_date", "the worker would be under %d on that day",
+                        SG_MIN_WORKING_AGE);
+  }
+
+  /* the unit: it must exist and fit the category */
+  if (!w->unit_code[0]) {
+    sg_status_violation(ctx->st, "worker.unit_code", "required");
+    return SG_EINVAL;
+  }
+  if (strlen(w->unit_code) != 9 && strlen(w->unit_code) != 12) {
+    sg_status_violation(ctx->st, "worker.unit_code",
+                        "a town (9 digits), community or village (12 digits) code");
+    return SG_EINVAL;
+  }
+  sg_unit *unit;
+  int rc = sg_units_get_by_code(ctx->store, txn, w->unit_code, &ctx->arena->allocator, &unit);
+  if (rc == SG_ENOTFOUND) {
+    sg_status_violation(ctx->st, "worker.unit_code", "no unit %s", w->unit_code);
+    return SG_EINVAL;
+  }
+  if (rc) return rc;
+  int town_centre = w->category == SHEGONG__V1__CATEGORY__TOWN_CENTRE;
+  if (unit->kind == SHEGONG__V1__UNIT_KIND__TOWN) {
+    if (!town_centre && w->category)
+      sg_status_violation(ctx->st, "worker.unit_code",
+                          "%s is a town: only town-centre (街镇中心) workers belong to a town",
+                          unit->code);
+    pl->town_id = unit->id;
+    w->town_code = unit->code;
+  } else if (unit->kind == SHEGONG__V1__UNIT_KIND__COMMUNITY ||
+             unit->kind == SHEGONG__V1__UNIT_KIND__VILLAGE) {
+    if (town_centre)
+      sg_status_violation(ctx->st, "worker.category",
+                          "a town-centre worker belongs to a town, not to %s", unit->code);
+    pl->town_id = unit->parent_id;
+    w->town_code = unit->parent_code;
+  } else {
+    sg_status_violation(ctx->st, "worker.unit_code", "%s is not a town, community or village",
+                        unit->code);
+    return SG_EINVAL;
+  }
+  w->unit_id = unit->id;
+  if (w->grid_code[0]) {
+    sg_unit *grid;
+    rc = strlen(w->grid_code) == 15 ? sg_units_get_by_code(ctx->store, txn, w->grid_code,
+                                                           &ctx->arena->allocator, &grid)
+                                    : SG_ENOTFOUND;
+    if (rc == SG_ENOTFOUND)
+      sg_status_violation(ctx->st, "worker.grid_code", "no grid %s", w->grid_code);
+    else if (rc)
+      return rc;
+    else if (grid->kind != SHEGONG__V1__UNIT_KIND__GRID || grid->parent_id != unit->id)
+      sg_status_violation(ctx->st, "worker.grid_code", "%s is not a grid of %s", grid->code,
+                          unit->code);
+  }
+  return ctx->st->n_violations ? SG_EINVAL : 0;
+}
+
+static sg_worker *copy_worker(sg_call_ctx *ctx, const sg_worker *src) {
+  sg_worker *w = sg_arena_alloc(ctx->arena, sizeof *w);
+  if (w) *w = *src; /* shallow: strings stay in arena memory of this call */
+  return w;
+}
+
+static int put_conflict(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
+  uint64_t other = 0;
+  sg_workers_find_idno(ctx->store, txn, w->id_number, &other);
+  return sg_status_set(ctx->st, SG_EEXISTS, "worker %llu already has this ID number",
+                       (unsigned long long)other);
+}
+
+static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                          ProtobufCMessage **resp) {
+  const Shegong__V1__CreateWorkerRequest *req = (const void *)req_msg;
+  if (!req->worker) {
+    sg_status_violation(ctx->st, "worker", "required");
+    return SG_EINVAL;
+  }
+  sg_worker *w = copy_worker(ctx, req->worker);
+  if (!w) return SG_ENOMEM;
+  if (w->status == SHEGONG__V1__WORKER_STATUS__LEFT || w->leave_date[0] || w->leave_reason[0])
+    sg_status_violation(ctx->st, "worker.status", "a new worker has not left; use Leave later");
+  if (w->status == SHEGONG__V1__WORKER_STATUS__WORKER_STATUS_UNSPECIFIED)
+    w->status = SHEGONG__V1__WORKER_STATUS__ACTIVE;
+  placement pl;
+  int rc = validate_worker(ctx, txn, w, &pl);
+  if (rc) return rc;
+  if (ctx->st->n_violations) return SG_EINVAL;
+  uint64_t existing;
+  rc = sg_workers_find_idno(ctx->store, txn, w->id_number, &existing);
+  if (rc == 0)
+    return sg_status_set(ctx->st, SG_EEXISTS, "worker %llu already has this ID number",
+                         (unsigned long long)existing);
+  if (rc != SG_ENOTFOUND) return rc;
+  if ((rc = sg_store_next_id(ctx->store, txn, "seq:worker", &w->id)) ||
+      (rc = sg_store_next_revision(ctx->store, txn, &w->revision)))
+    return rc;
+  w->version = 1;
+  w->created_at = w->updated_at = sg_dup(ctx, ctx->now);
+  w->leave_date = w->leave_reason = sg_dup(ctx, "");
+  rc = sg_workers_put(ctx->store, txn, w, pl.town_id, NULL, 0);
+  if (rc == SG_EEXISTS) return put_conflict(ctx, txn, w);
+  if (rc) return rc;
+  sg_debug("worker %llu created in unit %s", (unsigned long long)w->id, w->unit_code);
+  *resp = &w->base;
+  return 0;
+}
+
+/* Reads the worker named by id, answering NOT_FOUND with its id. */
+static int load_worker(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id, sg_worker **out) {
+  if (id == 0) {
+    sg_status_violation(ctx->st, "id", "required");
+    return SG_EINVAL;
+  }
+  int rc = sg_workers_get(ctx->store, txn, id, &ctx->arena->allocator, out);
+  if (rc == SG_ENOTFOUND)
+    return sg_status_set(ctx->st, rc, "worker %llu not found", (unsigned long long)id);
+  return rc;
+}
+
+static int workers_get(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                       ProtobufCMessage **resp) {
+  const Shegong__V1__GetWorkerRequest *req = (const void *)req_msg;
+  uint64_t id = req->id;
+  if (req->id && req->id_number[0]) {
+    sg_status_violation(ctx->st, "id_number", "give id or id_number, not both");
+    return SG_EINVAL;
+  }
+  if (!id && req->id_number[0]) {
+    char why[SG_WHY_MAX], idno[19];
+    if (sg_validate_idno(req->id_number, NULL, idno, NULL, NULL, why, sizeof why)) {
+      sg_status_violation(ctx->st, "id_number", "%s", why);
+      return SG_EINVAL;
+    }
+    int rc = sg_workers_find_idno(ctx->store, txn, idno, &id);
+    if (rc == SG_ENOTFOUND)
+      return sg_status_set(ctx->st, rc, "no worker has this ID number");
+    if (rc) return rc;
+  }
+  sg_worker *w;
+  int rc = load_worker(ctx, txn, id, &w);
+  if (rc) return rc;
+  *resp = &w->base;
+  return 0;
+}
+
+static int check_version(sg_call_ctx *ctx, const sg_worker *w, uint64_t expected, int required) {
+  if (expected == 0 && !required) return 0;
+  if (expected == 0) {
+    sg_status_violation(ctx->st, "expected_version", "required: the version you read");
+    return SG_EINVAL;
+  }
+  if (w->version != expected)
+    return sg_status_set(ctx->st, SG_ECONFLICT,
+                         "worker %llu is at version %llu, not %llu: read it again",
+                         (unsigned long long)w->id, (unsigned long long)w->version,
+                         (unsigned long long)expected);
+  return 0;
+}
+
+/* The town id recorded for a stored worker (its town_code's unit). */
+static int town_id_of(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64_t *out) {
+  sg_unit *t;
+  int rc = sg_units_get_by_code(ctx->store, txn, w->town_code, &ctx->arena->allocator, &t);
+  if (rc == 0) *out = t->id;
+  return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
+}
+
+static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                          ProtobufCMessage **resp) {
+  const Shegong__V1__UpdateWorkerRequest *req = (const void *)req_msg;
+  if (!req->worker) sg_status_violation(ctx->st, "worker", "required");
+  if (req->n_update_mask == 0)
+    sg_status_violation(ctx->st, "update_mask", "name the fields to change");
+  const ProtobufCMessageDescriptor *d = &shegong__v1__worker__descriptor;
+  for (size_t i = 0; i < req->n_update_mask; i++) {
+    const char *f = req->update_mask[i];
+    int ok = 0;
+    for (size_t k = 0; updatable[k]; k++)
+      if (strcmp(f, updatable[k]) == 0) ok = 1;
+    if (!ok)
+      sg_status_violation(ctx->st, "update_mask",
+                          protobuf_c_message_descriptor_get_field_by_name(d, f)
+                              ? "%.40s is set by the server or by Leave, not by Update"
+                              : "Worker has no field %.40s",
+                          f);
+  }
+  if (ctx->st->n_violations) return SG_EINVAL;
+  sg_worker *old;
+  int rc = load_worker(ctx, txn, req->id, &old);
+  if (rc) return rc;
+  if ((rc = check_version(ctx, old, req->expected_version, 1))) return rc;
+  if (old->status == SHEGONG__V1__WORKER_STATUS__LEFT)
+    return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu has left; the record is closed",
+                         (unsigned long long)old->id);
+  uint64_t old_town;
+  if ((rc = town_id_of(ctx, txn, old, &old_town))) return rc;
+
+  /* merge: copy each named field's value from the request, by descriptor */
+  sg_worker *w = copy_worker(ctx, old);
+  if (!w) return SG_ENOMEM;
+  int id_changed = 0;
+  for (size_t i = 0; i < req->n_update_mask; i++) {
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field_by_name(d, req->update_mask[i]);
+    size_t size = fd->type == PROTOBUF_C_TYPE_STRING ? sizeof(char *)
+                  : fd->type == PROTOBUF_C_TYPE_BOOL ? sizeof(protobuf_c_boolean)
+                                                     : sizeof(uint32_t);
+    memcpy((char *)w + fd->offset, (const char *)req->worker + fd->offset, size);
+    if (strcmp(fd->name, "id_number") == 0) id_changed = 1;
+  }
+  /* a new ID number brings its own gender and birth date unless both are given */
+  if (id_changed) {
+    int g = 0, b = 0;
+    for (size_t i = 0; i < req->n_update_mask; i++) {
+      g |= strcmp(req->update_mask[i], "gender") == 0;
+      b |= strcmp(req->update_mask[i], "birth_date") == 0;
+    }
+    if (!g) w->gender = SHEGONG__V1__GENDER__GENDER_UNSPECIFIED;
+    if (!b) w->birth_date = sg_dup(ctx, "");
+  }
+  placement pl;
+  if ((rc = validate_worker(ctx, txn, w, &pl))) return rc;
+  if ((rc = sg_store_next_revision(ctx->store, txn, &w->revision))) return rc;
+  w->version = old->version + 1;
+  w->updated_at = sg_dup(ctx, ctx->now);
+  rc = sg_workers_put(ctx->store, txn, w, pl.town_id, old, old_town);
+  if (rc == SG_EEXISTS) return put_conflict(ctx, txn, w);
+  if (rc) return rc;
+  *resp = &w->base;
+  return 0;
+}
+
+typedef struct list_ctx {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  int include_left;
+  uint32_t limit;
+  Shegong__V1__ListWorkersResponse *out;
+  uint64_t last;
+  int more;
+  int err;
+} list_ctx;
+
+static int list_one(void *arg, uint64_t id) {
+  list_ctx *l = arg;
+  if (l->out->n_workers == l->limit) {
+    l->more = 1;
+    return 1;
+  }
+  sg_worker *w;
+  int rc = sg_workers_get(l->ctx->store, l->txn, id, &l->ctx->arena->allocator, &w);
+  if (rc) return l->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  l->last = id;
+  if (!l->include_left && w->status == SHEGONG__V1__WORKER_STATUS__LEFT) return 0;
+  l->out->workers[l->out->n_workers++] = w;
+  return 0;
+}
+
+static int workers_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                        ProtobufCMessage **resp) {
+  const Shegong__V1__ListWorkersRequest *req = (const void *)req_msg;
+  sg_store *s = ctx->store;
+  uint64_t after;
+  if (req->unit_code[0] && req->town_code[0])
+    sg_status_violation(ctx->st, "town_code", "give unit_code or town_code, not both");
+  if (sg_page_token_parse(ctx, "page_token", req->page_token, 'w', &after) ||
+      ctx->st->n_violations)
+    return SG_EINVAL;
+  const char *code = req->unit_code[0] ? req->unit_code : req->town_code;
+  const char *field = req->unit_code[0] ? "unit_code" : "town_code";
+  MDB_dbi index = req->unit_code[0] ? s->workers_by_unit : s->workers_by_town;
+  uint64_t key = 0;
+  if (code[0]) {
+    if (strlen(code) > 15) {
+      sg_status_violation(ctx->st, field, "a division code has at most 15 digits");
+      return SG_EINVAL;
+    }
+    sg_unit *u;
+    int rc = sg_units_get_by_code(s, txn, code, &ctx->arena->allocator, &u);
+    if (rc == SG_ENOTFOUND) return sg_status_set(ctx->st, rc, "unit %s not found", code);
+    if (rc) return rc;
+    if (!req->unit_code[0] && u->kind != SHEGONG__V1__UNIT_KIND__TOWN) {
+      sg_status_violation(ctx->st, field, "%s is not a town", code);
+      return SG_EINVAL;
+    }
+    key = u->id;
+  }
+  Shegong__V1__ListWorkersResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return SG_ENOMEM;
+  shegong__v1__list_workers_response__init(r);
+  uint32_t limit = sg_page_size(ctx, req->page_size);
+  r->workers = sg_arena_alloc(ctx->arena, limit * sizeof *r->workers);
+  if (!r->workers) return SG_ENOMEM;
+  list_ctx l = {.ctx = ctx, .txn = txn, .include_left = req->include_left, .limit = limit,
+                .out = r};
+  int rc = code[0] ? sg_index_pair_scan(txn, index, key, after, list_one, &l)
+                   : sg_record_scan(txn, s->workers, after, list_one, &l);
+  if (rc) return rc;
+  if (l.err) return l.err;
+  r->next_page_token = l.more ? sg_page_token_make(ctx, 'w', l.last) : sg_dup(ctx, "");
+  *resp = &r->base;
+  return 0;
+}
+
+static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                         ProtobufCMessage **resp) {
+  const Shegong__V1__LeaveWorkerRequest *req = (const void *)req_msg;
+  char why[SG_WHY_MAX];
+  sg_date leave, today, hire;
+  if (!req->leave_date[0]) sg_status_violation(ctx->st, "leave_date", "required");
+  else if (sg_validate_date(req->leave_date, &leave, why, sizeof why))
+    sg_status_violation(ctx->st, "leave_date", "%s", why);
+  if (!req->reason[0]) sg_status_violation(ctx->st, "reason", "required");
+  else if (sg_validate_text(req->reason, SG_REASON_MAX_BYTES, why, sizeof why))
+    sg_status_violation(ctx->st, "reason", "%s", why);
+  if (ctx->st->n_violations) return SG_EINVAL;
+  sg_worker *old;
+  int rc = load_worker(ctx, txn, req->id, &old);
+  if (rc) return rc;
+  if ((rc = check_version(ctx, old, req->expected_version, 0))) return rc;
+  if (old->status == SHEGONG__V1__WORKER_STATUS__LEFT)
+    return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu already left on %s",
+                         (unsigned long long)old->id, old->leave_date);
+  sg_validate_date(ctx->today, &today, NULL, 0);
+  if (sg_date_cmp(&leave, &today) > 0) {
+    sg_status_violation(ctx->st, "leave_date", "%s is in the future", req->leave_date);
+    return SG_EINVAL;
+  }
+  if (sg_validate_date(old->hire_date, &hire, NULL, 0) == 0 && sg_date_cmp(&leave, &hire) < 0) {
+    sg_status_violation(ctx->st, "leave_date", "before the hire date %s", old->hire_date);
+    return SG_EINVAL;
+  }
+  uint64_t town;
+  if ((rc = town_id_of(ctx, txn, old, &town))) return rc;
+  sg_worker *w = copy_worker(ctx, old);
+  if (!w) return SG_ENOMEM;
+  w->status = SHEGONG__V1__WORKER_STATUS__LEFT;
+  w->leave_date = req->leave_date;
+  w->leave_reason = req->reason;
+  w->version = old->version + 1;
+  w->updated_at = sg_dup(ctx, ctx->now);
+  if ((rc = sg_store_next_revision(ctx->store, txn, &w->revision))) return rc;
+  if ((rc = sg_workers_put(ctx->store, txn, w, town, old, town))) return rc;
+  *resp = &w->base;
+  return 0;
+}
+
+const sg_method_impl sg_svc_workers[] = {
+    {"/shegong.v1.Workers/Create", SG_METHOD_WRITE, workers_create},
+    {"/shegong.v1.Workers/Get", SG_METHOD_READ, workers_get},
+    {"/shegong.v1.Workers/Update", SG_METHOD_WRITE, workers_update},
+    {"/shegong.v1.Workers/List", SG_METHOD_READ, workers_list},
+    {"/shegong.v1.Workers/Leave", SG_METHOD_WRITE, workers_leave},
+    {NULL, 0, NULL},
+};

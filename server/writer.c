@@ -1,0 +1,212 @@
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "timeutil.h"
+
+struct sg_writer {
+  uv_loop_t *loop;
+  sg_store *store;
+  const sg_limits *limits;
+  sg_writer_done_fn done;
+  void *data;
+  void (*on_stopped)(void *data);
+
+  pthread_t thread;
+  int thread_started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  sg_job *in_head, *in_tail;     /* submitted, not yet taken; under mu */
+  sg_job *out_head, *out_tail;   /* finished, not yet handed back; under mu */
+  int stopping;                  /* under mu */
+  int exited;                    /* under mu: the thread has returned */
+  uv_async_t async;
+  atomic_uint_fast64_t batches;
+};
+
+sg_job *sg_job_new(size_t arena_cap) {
+  sg_job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  sg_arena_init(&j->arena, arena_cap);
+  atomic_init(&j->canceled, 0);
+  return j;
+}
+
+void sg_job_free(sg_job *job) {
+  if (!job) return;
+  sg_arena_destroy(&job->arena);
+  free(job);
+}
+
+/* Applies one job in a nested transaction of parent. */
+static void apply(sg_writer *w, MDB_txn *parent, sg_job *j) {
+  sg_status_clear(&j->st);
+  if (atomic_load(&j->canceled)) {
+    j->rc = sg_status_set(&j->st, SG_ECANCELED, "call cancelled before it was applied");
+    return;
+  }
+  if (j->deadline_ms && sg_now_ms() > j->deadline_ms) {
+    j->rc = sg_status_set(&j->st, SG_ETIMEDOUT, "deadline passed before the write was applied");
+    return;
+  }
+  MDB_txn *child = NULL;
+  int rc = mdb_txn_begin(mdb_txn_env(parent), parent, 0, &child);
+  if (rc) {
+    j->rc = sg_store_err(rc, "begin nested transaction");
+    sg_status_set(&j->st, j->rc, NULL);
+    return;
+  }
+  sg_call_ctx ctx = {.store = w->store, .limits = w->limits, .arena = &j->arena, .st = &j->st,
+                     .peer = j->peer};
+  sg_call_ctx_stamp(&ctx);
+  j->resp = NULL;
+  j->rc = j->entry->impl->handler(&ctx, child, j->req, &j->resp);
+  if (j->rc == 0 && j->arena.failed) j->rc = SG_ENOMEM;
+  if (j->rc == 0) {
+    rc = mdb_txn_commit(child);
+    child = NULL;
+    if (rc) j->rc = sg_store_err(rc, "commit nested transaction");
+  }
+  if (child) mdb_txn_abort(child);
+  if (j->rc) {
+    j->resp = NULL;
+    if (j->st.code == 0) sg_status_set(&j->st, j->rc, NULL);
+  }
+}
+
+static void run_batch(sg_writer *w, sg_job *batch) {
+  MDB_txn *txn = NULL;
+  int rc = mdb_txn_begin(w->store->env, NULL, 0, &txn);
+  int err = rc ? sg_store_err(rc, "begin write transaction") : 0;
+  if (!err) {
+    for (sg_job *j = batch; j; j = j->next) apply(w, txn, j);
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc) err = sg_store_err(rc, "commit batch");
+  }
+  if (txn) mdb_txn_abort(txn);
+  if (err) {
+    /* Nothing of the batch is on disk: every job that thought it was applied fails. */
+    for (sg_job *j = batch; j; j = j->next) {
+      if (j->rc == 0) {
+        j->rc = err;
+        j->resp = NULL;
+        sg_status_clear(&j->st);
+        sg_status_set(&j->st, err, err == SG_EFULL ? "storage is full; nothing was written"
+                                                   : "storage error; nothing was written");
+      }
+    }
+  }
+  atomic_fetch_add(&w->batches, 1);
+}
+
+static void *writer_main(void *arg) {
+  sg_writer *w = arg;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (!w->in_head && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
+    if (!w->in_head && w->stopping) break;
+    sg_job *batch = w->in_head;
+    w->in_head = w->in_tail = NULL;
+    pthread_mutex_unlock(&w->mu);
+
+    run_batch(w, batch);
+
+    pthread_mutex_lock(&w->mu);
+    sg_job *tail = batch;
+    while (tail->next) tail = tail->next;
+    if (w->out_tail) w->out_tail->next = batch;
+    else w->out_head = batch;
+    w->out_tail = tail;
+    pthread_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+    pthread_mutex_lock(&w->mu);
+  }
+  w->exited = 1;
+  pthread_mutex_unlock(&w->mu);
+  uv_async_send(&w->async);
+  return NULL;
+}
+
+static void on_async_closed(uv_handle_t *h) {
+  sg_writer *w = h->data;
+  if (w->on_stopped) w->on_stopped(w->data);
+}
+
+static void on_async(uv_async_t *a) {
+  sg_writer *w = a->data;
+  pthread_mutex_lock(&w->mu);
+  sg_job *done = w->out_head;
+  w->out_head = w->out_tail = NULL;
+  int exited = w->exited;
+  pthread_mutex_unlock(&w->mu);
+  while (done) {
+    sg_job *next = done->next;
+    done->next = NULL;
+    w->done(done, w->data);
+    done = next;
+  }
+  if (exited && w->thread_started) {
+    pthread_join(w->thread, NULL);
+    w->thread_started = 0;
+    uv_close((uv_handle_t *)&w->async, on_async_closed);
+  }
+}
+
+int sg_writer_start(sg_writer **out, uv_loop_t *loop, sg_store *store, const sg_limits *limits,
+                    sg_writer_done_fn done, void *data) {
+  sg_writer *w = calloc(1, sizeof *w);
+  if (!w) return SG_ENOMEM;
+  w->loop = loop;
+  w->store = store;
+  w->limits = limits;
+  w->done = done;
+  w->data = data;
+  atomic_init(&w->batches, 0);
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  if (uv_async_init(loop, &w->async, on_async) != 0) {
+    free(w);
+    return SG_EINTERNAL;
+  }
+  w->async.data = w;
+  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    uv_close((uv_handle_t *)&w->async, NULL);
+    /* the handle is closed on the next loop turn; w must outlive it */
+    w->on_stopped = NULL;
+    return SG_EINTERNAL;
+  }
+  w->thread_started = 1;
+  *out = w;
+  return 0;
+}
+
+void sg_writer_submit(sg_writer *w, sg_job *job) {
+  job->next = NULL;
+  pthread_mutex_lock(&w->mu);
+  if (w->in_tail) w->in_tail->next = job;
+  else w->in_head = job;
+  w->in_tail = job;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+void sg_writer_stop(sg_writer *w, void (*on_stopped)(void *data)) {
+  w->on_stopped = on_stopped;
+  pthread_mutex_lock(&w->mu);
+  w->stopping = 1;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+void sg_writer_free(sg_writer *w) {
+  if (!w) return;
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->cv);
+  free(w);
+}
+
+uint64_t sg_writer_batches(const sg_writer *w) { return atomic_load(&w->batches); }

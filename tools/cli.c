@@ -1,0 +1,480 @@
+/*
+ * shegong: the admin command-line client.
+ *
+ *   shegong [--server HOST:PORT] [-o table|json|csv] [--columns LIST]
+ *           [--timeout MS] [--token-file F] NOUN VERB [ARGS]
+ *
+ * Flags of add/update map onto message fields by name through the
+ * descriptors (--phone sets worker.phone), so a new .proto field is a new
+ * flag without new code here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "msgparse.h"
+#include "print.h"
+#include "shegong.h"
+#include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/units.pb-c.h"
+#include "shegong/v1/workers.pb-c.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CALL 1
+#define LIST_PAGE 500
+
+typedef struct cli {
+  const char *server;
+  const char *columns;
+  sg_print_opts print;
+  int timeout_ms;
+  sg_client *client;
+  sg_arena arena;
+} cli;
+
+static void usage(FILE *f) {
+  fputs("usage: shegong [options] NOUN VERB [ARGS]\n"
+        "options:\n"
+        "  --server HOST:PORT  server (default $SHEGONG_SERVER or 127.0.0.1:7420)\n"
+        "  -o, --output FMT    table (default), json or csv\n"
+        "  --columns LIST      comma-separated fields to show (table, csv)\n"
+        "  --timeout MS        per-call deadline (default 30000)\n"
+        "  --token-file F      bearer token file (or $SHEGONG_TOKEN_FILE, $SHEGONG_TOKEN)\n"
+        "commands:\n"
+        "  hello                                 server version and limits\n"
+        "  unit add --kind K --code C --name N [--households N --residents N\n"
+        "           --aged-60-percent P]\n"
+        "  unit show CODE\n"
+        "  unit list [PARENT_CODE] [--kind K] [--page-size N --page-token T]\n"
+        "  worker add --name N --id-number ID --unit CODE --category C --role R\n"
+        "             --hire-date YYYY-MM-DD [--FIELD VALUE ...]\n"
+        "  worker show ID | worker show --id-number ID\n"
+        "  worker list [--unit CODE | --town CODE] [--include-left]\n"
+        "              [--page-size N --page-token T]\n"
+        "  worker update ID [--expected-version V] --FIELD VALUE ...\n"
+        "  worker leave ID --date YYYY-MM-DD --reason TEXT [--expected-version V]\n"
+        "Fields take the names of docs/PROTOCOL.md (--id-number or --id_number);\n"
+        "enums take names or Chinese labels (--education 本科, --role secretary).\n",
+        f);
+}
+
+/* Flag aliases for the fields people type most. */
+static const char *alias(const char *flag) {
+  static const char *const pairs[][2] = {
+      {"idno", "id_number"}, {"unit", "unit_code"}, {"grid", "grid_code"},
+      {"town", "town_code"}, {"parent", "parent_code"}, {"date", "leave_date"},
+      {NULL, NULL}};
+  for (size_t i = 0; pairs[i][0]; i++)
+    if (strcmp(flag, pairs[i][0]) == 0) return pairs[i][1];
+  return flag;
+}
+
+static void print_status(const char *what, const sg_status *st) {
+  fprintf(stderr, "shegong: %s: %s: %s\n", what, sg_code_name(st->code), st->message);
+  for (size_t i = 0; i < st->n_violations && i < SG_STATUS_VIOLATIONS_MAX; i++)
+    fprintf(stderr, "  %s: %s\n", st->violations[i].field, st->violations[i].description);
+}
+
+static int connect_cli(cli *c) {
+  sg_status st;
+  if (sg_client_connect(&c->client, c->server, c->timeout_ms, &st) != 0) {
+    print_status("connect", &st);
+    return -1;
+  }
+  const char *tok = getenv("SHEGONG_TOKEN");
+  char buf[512];
+  const char *file = getenv("SHEGONG_TOKEN_FILE");
+  if (file && *file) {
+    FILE *f = fopen(file, "r");
+    if (!f) {
+      fprintf(stderr, "shegong: cannot read token file %s: %s\n", file, strerror(errno));
+      return -1;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, " \t\r\n")] = '\0';
+    tok = buf;
+  }
+  if (tok && *tok) {
+    char hdr[600];
+    snprintf(hdr, sizeof hdr, "Bearer %s", tok);
+    sg_client_set_metadata(c->client, "authorization", hdr);
+  }
+  sg_client_set_metadata(c->client, "client-id", "shegong-cli/" SHEGONG_VERSION);
+  return 0;
+}
+
+/* One call; prints the answer or the error. Returns an exit code. */
+static int call_print(cli *c, const char *method, const ProtobufCMessage *req) {
+  if (!c->client && connect_cli(c)) return EXIT_CALL;
+  ProtobufCMessage *resp;
+  sg_status st;
+  if (sg_call(c->client, method, req, &resp, c->timeout_ms, &st) != 0) {
+    print_status(method, &st);
+    return EXIT_CALL;
+  }
+  int rc = sg_print_message(stdout, resp, &c->print);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  if (rc == SG_EINVAL) {
+    fprintf(stderr, "shegong: --columns names a field the answer does not have\n");
+    return EXIT_USAGE;
+  }
+  return rc ? EXIT_CALL : 0;
+}
+
+/*
+ * Lists every page: sends the request again with each next_page_token and
+ * prints the rows of all pages as one answer. The list response has one
+ * repeated message field and a next_page_token: found by descriptor.
+ */
+static int call_list_all(cli *c, const char *method, ProtobufCMessage *req) {
+  if (!c->client && connect_cli(c)) return EXIT_CALL;
+  const ProtobufCFieldDescriptor *tok_req =
+      protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "page_token");
+  ProtobufCMessage **pages = NULL;
+  size_t n_pages = 0, total = 0;
+  int code = 0;
+  for (;;) {
+    ProtobufCMessage *resp;
+    sg_status st;
+    if (sg_call(c->client, method, req, &resp, c->timeout_ms, &st) != 0) {
+      print_status(method, &st);
+      code = EXIT_CALL;
+      break;
+    }
+    ProtobufCMessage **np = realloc(pages, (n_pages + 1) * sizeof *np);
+    if (!np) {
+      protobuf_c_message_free_unpacked(resp, NULL);
+      code = EXIT_CALL;
+      break;
+    }
+    pages = np;
+    pages[n_pages++] = resp;
+    const ProtobufCFieldDescriptor *next =
+        protobuf_c_message_descriptor_get_field_by_name(resp->descriptor, "next_page_token");
+    const char *tok = *(const char **)((const char *)resp + next->offset);
+    if (!tok || !tok[0]) break;
+    *(const char **)((char *)req + tok_req->offset) = tok;
+  }
+  if (code == 0 && n_pages) {
+    /* the rows of every page, as if in the last page (whose token is empty) */
+    ProtobufCMessage *last = pages[n_pages - 1];
+    const ProtobufCMessageDescriptor *d = last->descriptor;
+    const ProtobufCFieldDescriptor *rows = NULL;
+    for (unsigned i = 0; i < d->n_fields; i++)
+      if (d->fields[i].label == PROTOBUF_C_LABEL_REPEATED &&
+          d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+        rows = &d->fields[i];
+    for (size_t p = 0; p < n_pages; p++) total += *(size_t *)((char *)pages[p] + rows->quantifier_offset);
+    void **all = total ? malloc(total * sizeof *all) : NULL;
+    size_t *n_last = (size_t *)((char *)last + rows->quantifier_offset);
+    void ***arr_last = (void ***)((char *)last + rows->offset);
+    size_t k = 0;
+    if (total && !all) code = EXIT_CALL;
+    for (size_t p = 0; all && p < n_pages; p++) {
+      size_t n = *(size_t *)((char *)pages[p] + rows->quantifier_offset);
+      void **arr = *(void ***)((char *)pages[p] + rows->offset);
+      for (size_t i = 0; i < n; i++) all[k++] = arr[i];
+    }
+    if (code == 0) {
+      size_t saved_n = *n_last;
+      void **saved_arr = *arr_last;
+      *n_last = total;
+      *arr_last = all;
+      int rc = sg_print_message(stdout, last, &c->print);
+      *n_last = saved_n;
+      *arr_last = saved_arr;
+      if (rc == SG_EINVAL) {
+        fprintf(stderr, "shegong: --columns names a field the answer does not have\n");
+        code = EXIT_USAGE;
+      } else if (rc) {
+        code = EXIT_CALL;
+      }
+    }
+    free(all);
+  }
+  for (size_t p = 0; p < n_pages; p++) protobuf_c_message_free_unpacked(pages[p], NULL);
+  free(pages);
+  return code;
+}
+
+/*
+ * Sets fields of msg from "--name value" pairs in argv[*i..]. Positional
+ * arguments are handed back in pos (up to max_pos). Every field set is
+ * appended to mask when mask is given. Returns 0 or prints and returns
+ * EXIT_USAGE.
+ */
+static int parse_fields(cli *c, int argc, char **argv, ProtobufCMessage *msg, const char **pos,
+                        int max_pos, int *n_pos, ProtobufCMessage *mask_msg, const char *mask_field,
+                        const char *const *extra, const char **extra_val) {
+  *n_pos = 0;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+      if (*n_pos >= max_pos) {
+        fprintf(stderr, "shegong: unexpected argument \"%s\"\n", a);
+        return EXIT_USAGE;
+      }
+      pos[(*n_pos)++] = a;
+      continue;
+    }
+    char name[64];
+    const char *eq = strchr(a + 2, '=');
+    size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    if (nlen >= sizeof name) {
+      fprintf(stderr, "shegong: unknown flag %s\n", a);
+      return EXIT_USAGE;
+    }
+    memcpy(name, a + 2, nlen);
+    name[nlen] = '\0';
+    for (char *p = name; *p; p++)
+      if (*p == '-') *p = '_';
+    const char *field = alias(name);
+    int is_bool_flag = 0;
+    const ProtobufCFieldDescriptor *fd = sg_msg_find_field(msg->descriptor, field);
+    int extra_idx = -1;
+    for (int k = 0; extra && extra[k]; k++)
+      if (strcmp(extra[k], field) == 0) extra_idx = k;
+    if (!fd && extra_idx < 0) {
+      fprintf(stderr, "shegong: unknown flag %s (no field %s in %s)\n", a, field,
+              msg->descriptor->short_name);
+      return EXIT_USAGE;
+    }
+    if (fd && fd->type == PROTOBUF_C_TYPE_BOOL && !eq) is_bool_flag = 1;
+    const char *value;
+    if (eq) value = eq + 1;
+    else if (is_bool_flag) value = "true";
+    else if (i + 1 < argc) value = argv[++i];
+    else {
+      fprintf(stderr, "shegong: %s needs a value\n", a);
+      return EXIT_USAGE;
+    }
+    if (extra_idx >= 0) {
+      extra_val[extra_idx] = value;
+      continue;
+    }
+    char why[160] = "";
+    int rc = sg_msg_set_field(msg, &c->arena.allocator, field, value, why, sizeof why);
+    if (rc) {
+      fprintf(stderr, "shegong: %s: %s\n", a, why[0] ? why : sg_strerror(rc));
+      return EXIT_USAGE;
+    }
+    if (mask_msg) sg_msg_set_field(mask_msg, &c->arena.allocator, mask_field, fd->name, NULL, 0);
+  }
+  return 0;
+}
+
+static int parse_id(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  if (!s || !*s || *s == '-') return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v == 0) return -1;
+  *out = v;
+  return 0;
+}
+
+static int cmd_unit(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[2];
+  int n_pos, rc;
+  if (strcmp(verb, "add") == 0) {
+    Shegong__V1__Unit u = SHEGONG__V1__UNIT__INIT;
+    Shegong__V1__CreateUnitRequest req = SHEGONG__V1__CREATE_UNIT_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &u.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    req.unit = &u;
+    return call_print(c, "Units/Create", &req.base);
+  }
+  if (strcmp(verb, "show") == 0) {
+    Shegong__V1__GetUnitRequest req = SHEGONG__V1__GET_UNIT_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos == 1) req.code = (char *)pos[0];
+    if (!req.code[0] && !req.id) {
+      fprintf(stderr, "shegong: unit show CODE\n");
+      return EXIT_USAGE;
+    }
+    return call_print(c, "Units/Get", &req.base);
+  }
+  if (strcmp(verb, "list") == 0) {
+    Shegong__V1__ListUnitsRequest req = SHEGONG__V1__LIST_UNITS_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos == 1) req.parent_code = (char *)pos[0];
+    if (req.page_size || req.page_token[0]) return call_print(c, "Units/List", &req.base);
+    req.page_size = LIST_PAGE;
+    return call_list_all(c, "Units/List", &req.base);
+  }
+  fprintf(stderr, "shegong: unit add|show|list, not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
+/* Reads worker id's current version, for an update without --expected-version. */
+static int current_version(cli *c, uint64_t id, uint64_t *version) {
+  if (!c->client && connect_cli(c)) return EXIT_CALL;
+  Shegong__V1__GetWorkerRequest req = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+  req.id = id;
+  ProtobufCMessage *resp;
+  sg_status st;
+  if (sg_call(c->client, "Workers/Get", &req.base, &resp, c->timeout_ms, &st) != 0) {
+    print_status("Workers/Get", &st);
+    return EXIT_CALL;
+  }
+  *version = ((Shegong__V1__Worker *)resp)->version;
+  protobuf_c_message_free_unpacked(resp, NULL);
+  return 0;
+}
+
+static int cmd_worker(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[2];
+  int n_pos, rc;
+  if (strcmp(verb, "add") == 0) {
+    Shegong__V1__Worker w = SHEGONG__V1__WORKER__INIT;
+    Shegong__V1__CreateWorkerRequest req = SHEGONG__V1__CREATE_WORKER_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &w.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    req.worker = &w;
+    return call_print(c, "Workers/Create", &req.base);
+  }
+  if (strcmp(verb, "show") == 0) {
+    Shegong__V1__GetWorkerRequest req = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos == 1 && parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: worker show ID: \"%s\" is not a worker id\n", pos[0]);
+      return EXIT_USAGE;
+    }
+    if (!req.id && !req.id_number[0]) {
+      fprintf(stderr, "shegong: worker show ID | worker show --id-number ID_NUMBER\n");
+      return EXIT_USAGE;
+    }
+    return call_print(c, "Workers/Get", &req.base);
+  }
+  if (strcmp(verb, "list") == 0) {
+    Shegong__V1__ListWorkersRequest req = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (req.page_size || req.page_token[0]) return call_print(c, "Workers/List", &req.base);
+    req.page_size = LIST_PAGE;
+    return call_list_all(c, "Workers/List", &req.base);
+  }
+  if (strcmp(verb, "update") == 0) {
+    Shegong__V1__Worker w = SHEGONG__V1__WORKER__INIT;
+    Shegong__V1__UpdateWorkerRequest req = SHEGONG__V1__UPDATE_WORKER_REQUEST__INIT;
+    static const char *const extra[] = {"expected_version", NULL};
+    const char *extra_val[1] = {NULL};
+    if ((rc = parse_fields(c, argc, argv, &w.base, pos, 1, &n_pos, &req.base, "update_mask", extra,
+                           extra_val)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: worker update ID --FIELD VALUE ...\n");
+      return EXIT_USAGE;
+    }
+    if (req.n_update_mask == 0) {
+      fprintf(stderr, "shegong: worker update: name at least one field to change\n");
+      return EXIT_USAGE;
+    }
+    if (extra_val[0]) {
+      if (parse_id(extra_val[0], &req.expected_version)) {
+        fprintf(stderr, "shegong: --expected-version wants a positive number\n");
+        return EXIT_USAGE;
+      }
+    } else if ((rc = current_version(c, req.id, &req.expected_version))) {
+      return rc;
+    }
+    req.worker = &w;
+    return call_print(c, "Workers/Update", &req.base);
+  }
+  if (strcmp(verb, "leave") == 0) {
+    Shegong__V1__LeaveWorkerRequest req = SHEGONG__V1__LEAVE_WORKER_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: worker leave ID --date YYYY-MM-DD --reason TEXT\n");
+      return EXIT_USAGE;
+    }
+    return call_print(c, "Workers/Leave", &req.base);
+  }
+  fprintf(stderr, "shegong: worker add|show|list|update|leave, not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+  cli c;
+  memset(&c, 0, sizeof c);
+  sg_arena_init(&c.arena, 16u << 20);
+  c.server = getenv("SHEGONG_SERVER");
+  c.timeout_ms = 30000;
+  c.print.format = SG_FORMAT_TABLE;
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *a = argv[i];
+    const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(a, "--version") == 0) {
+      printf("shegong %s\n", SHEGONG_VERSION);
+      return 0;
+    } else if (!next) {
+      fprintf(stderr, "shegong: %s needs a value\n", a);
+      return EXIT_USAGE;
+    } else if (strcmp(a, "--server") == 0) {
+      c.server = argv[++i];
+    } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+      int f = sg_format_from_name(argv[++i]);
+      if (f < 0) {
+        fprintf(stderr, "shegong: -o takes table, json or csv\n");
+        return EXIT_USAGE;
+      }
+      c.print.format = (sg_format)f;
+    } else if (strcmp(a, "--columns") == 0) {
+      c.print.columns = argv[++i];
+    } else if (strcmp(a, "--timeout") == 0) {
+      char *end;
+      long t = strtol(argv[++i], &end, 10);
+      if (*end || t <= 0 || t > 3600000) {
+        fprintf(stderr, "shegong: --timeout takes milliseconds, 1 to 3600000\n");
+        return EXIT_USAGE;
+      }
+      c.timeout_ms = (int)t;
+    } else if (strcmp(a, "--token-file") == 0) {
+      setenv("SHEGONG_TOKEN_FILE", argv[++i], 1);
+    } else {
+      fprintf(stderr, "shegong: unknown option %s\n", a);
+      usage(stderr);
+      return EXIT_USAGE;
+    }
+  }
+  if (i >= argc) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *noun = argv[i++];
+  int code;
+  if (strcmp(noun, "hello") == 0) {
+    Shegong__V1__HelloRequest req = SHEGONG__V1__HELLO_REQUEST__INIT;
+    req.client = "shegong-cli/" SHEGONG_VERSION;
+    req.protocol_version = SG_PROTOCOL_VERSION;
+    code = call_print(&c, "Admin/Hello", &req.base);
+  } else if (i >= argc) {
+    fprintf(stderr, "shegong: %s needs a verb\n", noun);
+    code = EXIT_USAGE;
+  } else if (strcmp(noun, "unit") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_unit(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "worker") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_worker(&c, verb, argc - i, argv + i);
+  } else {
+    fprintf(stderr, "shegong: unknown command \"%s\"\n", noun);
+    usage(stderr);
+    code = EXIT_USAGE;
+  }
+  sg_client_close(c.client);
+  sg_arena_destroy(&c.arena);
+  return code;
+}
