@@ -453,6 +453,9 @@ int main(int argc, char **argv) {
     usage(stderr);
     return EXIT_USAGE;
   }
+  /* bookkeeping fields crowd a terminal table; --columns or -o json/csv show them */
+  if (c.print.format == SG_FORMAT_TABLE && !c.print.columns)
+    c.print.hide = "revision,parent_id,unit_id,created_at,updated_at";
   const char *noun = argv[i++];
   int code;
   if (strcmp(noun, "hello") == 0) {

@@ -35,6 +35,12 @@ typedef struct write_req {
   uint8_t data[];
 } write_req;
 
+static void server_drained(sg_server *srv) {
+  if (srv->stop_timer_started && !uv_is_closing((uv_handle_t *)&srv->stop_timer))
+    uv_close((uv_handle_t *)&srv->stop_timer, NULL);
+  if (srv->on_drained) srv->on_drained(srv);
+}
+
 static void conn_unref(sg_conn *c) {
   if (--c->refs > 0) return;
   sg_server *srv = c->srv;
@@ -45,7 +51,7 @@ static void conn_unref(sg_conn *c) {
   sg_frame_decoder_free(&c->dec);
   free(c->calls);
   free(c);
-  if (srv->stopping && srv->n_conns == 0 && srv->on_drained) srv->on_drained(srv);
+  if (srv->stopping && srv->n_conns == 0) server_drained(srv);
 }
 
 static void on_close(uv_handle_t *h) {
@@ -409,8 +415,22 @@ void sg_conn_accept(sg_server *srv) {
   else conn_close_now(c);
 }
 
+static void on_stop_timeout(uv_timer_t *t) {
+  sg_server *srv = t->data;
+  sg_warn("closing %zu connections that did not finish within %u ms", srv->n_conns,
+          srv->stop_grace_ms);
+  for (sg_conn *c = srv->conns; c; c = c->next) conn_close_now(c);
+}
+
 void sg_server_stop(sg_server *srv) {
+  if (srv->stopping) return;
   srv->stopping = 1;
+  if (srv->n_conns) {
+    uv_timer_init(srv->loop, &srv->stop_timer);
+    srv->stop_timer.data = srv;
+    srv->stop_timer_started = 1;
+    uv_timer_start(&srv->stop_timer, on_stop_timeout, srv->stop_grace_ms ? srv->stop_grace_ms : 5000, 0);
+  }
   if (srv->listening) {
     uv_close((uv_handle_t *)&srv->listener, NULL);
     srv->listening = 0;
@@ -419,5 +439,5 @@ void sg_server_stop(sg_server *srv) {
     sg_conn_stop_reading(c);
     if (c->n_calls == 0) sg_conn_close(c);
   }
-  if (srv->n_conns == 0 && srv->on_drained) srv->on_drained(srv);
+  if (srv->n_conns == 0) server_drained(srv);
 }

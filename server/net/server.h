@@ -36,6 +36,9 @@ typedef struct sg_server {
   char bound[64];      /* "127.0.0.1:7420" once listening */
   int bound_port;
   void (*on_drained)(struct sg_server *); /* all connections closed after stop */
+  uv_timer_t stop_timer; /* bounds how long stop waits for peers that do not read */
+  int stop_timer_started;
+  uint32_t stop_grace_ms;
 } sg_server;
 
 /* Initialises limits to their defaults. */
@@ -47,7 +50,11 @@ void sg_limits_default(sg_limits *l);
  */
 int sg_server_listen(sg_server *srv, const char *host, int port);
 
-/* Stops accepting and reading; closes each connection once its answers are sent. */
+/*
+ * Stops accepting and reading; closes each connection once its answers are
+ * sent. Connections still open after stop_grace_ms (a peer that does not
+ * read its answers) are closed at once.
+ */
 void sg_server_stop(sg_server *srv);
 
 /* Called by the writer's done callback (server's data = srv). */
