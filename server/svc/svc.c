@@ -36,3 +36,34 @@ uint32_t sg_page_size(const sg_call_ctx *ctx, uint32_t asked) {
 }
 
 char *sg_dup(sg_call_ctx *ctx, const char *s) { return sg_arena_strdup(ctx->arena, s ? s : ""); }
+
+int sg_pager_init(sg_pager *p, sg_call_ctx *ctx, MDB_txn *txn, uint32_t asked_page_size,
+                  sg_pager_load_fn load, void *arg) {
+  memset(p, 0, sizeof *p);
+  p->ctx = ctx;
+  p->txn = txn;
+  p->load = load;
+  p->arg = arg;
+  p->limit = sg_page_size(ctx, asked_page_size);
+  p->items = sg_arena_alloc(ctx->arena, p->limit * sizeof *p->items);
+  return p->items ? 0 : SG_ENOMEM;
+}
+
+int sg_pager_visit(void *pager, uint64_t id) {
+  sg_pager *p = pager;
+  if (p->n == p->limit) {
+    p->more = 1;
+    return 1;
+  }
+  void *item = NULL;
+  int rc = p->load(p, id, &item);
+  /* an index entry without its record means the two disagree */
+  if (rc) return p->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  p->last = id;
+  if (item) p->items[p->n++] = item;
+  return 0;
+}
+
+char *sg_pager_token(sg_pager *p, char kind) {
+  return p->more ? sg_page_token_make(p->ctx, kind, p->last) : sg_dup(p->ctx, "");
+}

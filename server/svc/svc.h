@@ -21,6 +21,31 @@ char *sg_page_token_make(sg_call_ctx *ctx, char kind, uint64_t last);
 /* The page size to use: default for 0, capped at the server's maximum. */
 uint32_t sg_page_size(const sg_call_ctx *ctx, uint32_t asked);
 
+/*
+ * Collects one page of records while an index or table is scanned:
+ * sg_pager_visit is the scan's callback; load reads record id and sets *out
+ * (NULL to skip it, e.g. filtered out). After the scan, items[0..n) is the
+ * page and sg_pager_token() the next page's token ("" on the last page).
+ */
+typedef struct sg_pager sg_pager;
+typedef int (*sg_pager_load_fn)(sg_pager *p, uint64_t id, void **out);
+struct sg_pager {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  sg_pager_load_fn load;
+  void *arg;
+  uint32_t limit;
+  void **items;
+  size_t n;
+  uint64_t last;
+  int more;
+  int err;
+};
+int sg_pager_init(sg_pager *p, sg_call_ctx *ctx, MDB_txn *txn, uint32_t asked_page_size,
+                  sg_pager_load_fn load, void *arg);
+int sg_pager_visit(void *pager, uint64_t id);
+char *sg_pager_token(sg_pager *p, char kind);
+
 /* Copies a string into the call's arena; "" for NULL. */
 char *sg_dup(sg_call_ctx *ctx, const char *s);
 

@@ -174,29 +174,12 @@ static int units_get(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req
   return 0;
 }
 
-typedef struct list_ctx {
-  sg_call_ctx *ctx;
-  MDB_txn *txn;
-  int kind;
-  uint32_t limit;
-  Shegong__V1__ListUnitsResponse *out;
-  uint64_t last;
-  int more;
-  int err;
-} list_ctx;
-
-static int list_one(void *arg, uint64_t id) {
-  list_ctx *l = arg;
-  if (l->out->n_units == l->limit) {
-    l->more = 1;
-    return 1;
-  }
+static int load_unit(sg_pager *p, uint64_t id, void **out) {
   sg_unit *u;
-  int rc = sg_units_get(l->ctx->store, l->txn, id, &l->ctx->arena->allocator, &u);
-  if (rc) return l->err = rc;
-  l->last = id;
-  if (l->kind && (int)u->kind != l->kind) return 0;
-  l->out->units[l->out->n_units++] = u;
+  int rc = sg_units_get(p->ctx->store, p->txn, id, &p->ctx->arena->allocator, &u);
+  if (rc) return rc;
+  int kind = *(const int *)p->arg;
+  *out = kind && (int)u->kind != kind ? NULL : u;
   return 0;
 }
 
@@ -235,14 +218,14 @@ static int units_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *re
   if (rc == SG_ENOTFOUND) return sg_status_set(ctx->st, rc, "unit %s not found", parent_code);
   if (rc) return rc;
 
-  uint32_t limit = sg_page_size(ctx, req->page_size);
-  r->units = sg_arena_alloc(ctx->arena, limit * sizeof *r->units);
-  if (!r->units) return SG_ENOMEM;
-  list_ctx l = {.ctx = ctx, .txn = txn, .kind = req->kind, .limit = limit, .out = r};
-  rc = sg_index_pair_scan(txn, s->units_by_parent, parent->id, after, list_one, &l);
-  if (rc) return rc;
-  if (l.err) return l.err;
-  r->next_page_token = l.more ? sg_page_token_make(ctx, 'u', l.last) : sg_dup(ctx, "");
+  int kind = req->kind;
+  sg_pager pg;
+  if ((rc = sg_pager_init(&pg, ctx, txn, req->page_size, load_unit, &kind))) return rc;
+  rc = sg_index_pair_scan(txn, s->units_by_parent, parent->id, after, sg_pager_visit, &pg);
+  if (rc || (rc = pg.err)) return rc;
+  r->units = (sg_unit **)pg.items;
+  r->n_units = pg.n;
+  r->next_page_token = sg_pager_token(&pg, 'u');
   return 0;
 }
 

@@ -327,29 +327,12 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   return 0;
 }
 
-typedef struct list_ctx {
-  sg_call_ctx *ctx;
-  MDB_txn *txn;
-  int include_left;
-  uint32_t limit;
-  Shegong__V1__ListWorkersResponse *out;
-  uint64_t last;
-  int more;
-  int err;
-} list_ctx;
-
-static int list_one(void *arg, uint64_t id) {
-  list_ctx *l = arg;
-  if (l->out->n_workers == l->limit) {
-    l->more = 1;
-    return 1;
-  }
+static int load_worker_for_list(sg_pager *p, uint64_t id, void **out) {
   sg_worker *w;
-  int rc = sg_workers_get(l->ctx->store, l->txn, id, &l->ctx->arena->allocator, &w);
-  if (rc) return l->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
-  l->last = id;
-  if (!l->include_left && w->status == SHEGONG__V1__WORKER_STATUS__LEFT) return 0;
-  l->out->workers[l->out->n_workers++] = w;
+  int rc = sg_workers_get(p->ctx->store, p->txn, id, &p->ctx->arena->allocator, &w);
+  if (rc) return rc;
+  int include_left = *(const int *)p->arg;
+  *out = !include_left && w->status == SHEGONG__V1__WORKER_STATUS__LEFT ? NULL : w;
   return 0;
 }
 
@@ -385,16 +368,16 @@ static int workers_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
   Shegong__V1__ListWorkersResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
   if (!r) return SG_ENOMEM;
   shegong__v1__list_workers_response__init(r);
-  uint32_t limit = sg_page_size(ctx, req->page_size);
-  r->workers = sg_arena_alloc(ctx->arena, limit * sizeof *r->workers);
-  if (!r->workers) return SG_ENOMEM;
-  list_ctx l = {.ctx = ctx, .txn = txn, .include_left = req->include_left, .limit = limit,
-                .out = r};
-  int rc = code[0] ? sg_index_pair_scan(txn, index, key, after, list_one, &l)
-                   : sg_record_scan(txn, s->workers, after, list_one, &l);
+  int include_left = req->include_left;
+  sg_pager pg;
+  int rc = sg_pager_init(&pg, ctx, txn, req->page_size, load_worker_for_list, &include_left);
   if (rc) return rc;
-  if (l.err) return l.err;
-  r->next_page_token = l.more ? sg_page_token_make(ctx, 'w', l.last) : sg_dup(ctx, "");
+  rc = code[0] ? sg_index_pair_scan(txn, index, key, after, sg_pager_visit, &pg)
+               : sg_record_scan(txn, s->workers, after, sg_pager_visit, &pg);
+  if (rc || (rc = pg.err)) return rc;
+  r->workers = (sg_worker **)pg.items;
+  r->n_workers = pg.n;
+  r->next_page_token = sg_pager_token(&pg, 'w');
   *resp = &r->base;
   return 0;
 }

@@ -1,0 +1,388 @@
+/*
+ * shegong-bench: load a running shegongd and report throughput and latency.
+ *
+ *   shegong-bench [--server ADDR] [--connections N] [--depth D] [--seconds S]
+ *                 [--mix get=80,list=10,create=10] [--json]
+ *
+ * Each connection is a thread with its own client keeping D calls in flight.
+ * Reads pick random existing workers; creates make new workers with valid,
+ * unique ID numbers in the first community of the first town. Expects a
+ * loaded district (shegong-demo). Speed is measured here, never asserted.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shegong.h"
+#include "shegong/v1/units.pb-c.h"
+#include "shegong/v1/workers.pb-c.h"
+#include "timeutil.h"
+#include "validate.h"
+
+enum { OP_GET, OP_LIST, OP_CREATE, OP_N };
+static const char *const op_names[OP_N] = {"get", "list", "create"};
+
+typedef struct bench {
+  const char *server;
+  int connections, depth, seconds, json;
+  int mix[OP_N];
+  uint64_t max_worker_id;
+  char town[16], unit[16];
+  atomic_uint_fast64_t next_seq;
+  uint64_t start_us;
+} bench;
+
+typedef struct lat {
+  uint32_t *us;
+  size_t n, cap;
+} lat;
+
+typedef struct worker_thread {
+  bench *b;
+  pthread_t thread;
+  uint64_t rng;
+  lat lats[OP_N];
+  uint64_t errors;
+  char first_error[320];
+} worker_thread;
+
+static uint64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t next_rand(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+static void lat_add(lat *l, uint64_t us) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 4096;
+    uint32_t *n = realloc(l->us, cap * sizeof *n);
+    if (!n) return;
+    l->us = n;
+    l->cap = cap;
+  }
+  l->us[l->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/*
+ * A valid ID number for sequence number seq: the sequence is spread over
+ * area codes 32xxyy, birth dates 1970-2001 and the 3-digit sequence, about
+ * 1e11 numbers, so a run starting at a random point meets no earlier run.
+ */
+#define SEQ_SPACE (99ull * 99 * 10752 * 1000)
+static void make_idno(uint64_t seq, char out[19]) {
+  seq %= SEQ_SPACE;
+  unsigned s3 = (unsigned)(seq % 1000);
+  seq /= 1000;
+  int year = 1970 + (int)(seq % 32), month = 1 + (int)(seq / 32 % 12), day = 1 + (int)(seq / 384 % 28);
+  seq /= 10752;
+  unsigned pref = 1 + (unsigned)(seq % 99), city = 1 + (unsigned)(seq / 99 % 99);
+  char first[18];
+  snprintf(first, sizeof first, "32%02u%02u%04d%02d%02d%03u", city, pref, year, month, day, s3);
+  memcpy(out, first, 17);
+  out[17] = sg_idno_check_char(first);
+  out[18] = '\0';
+}
+
+typedef struct inflight {
+  uint32_t id;
+  int op;
+  uint64_t t0;
+} inflight;
+
+static int send_op(worker_thread *w, sg_client *c, int op, uint32_t *id) {
+  bench *b = w->b;
+  sg_status st;
+  int rc;
+  if (op == OP_GET) {
+    Shegong__V1__GetWorkerRequest r = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+    r.id = 1 + next_rand(&w->rng) % b->max_worker_id;
+    rc = sg_call_send(c, "Workers/Get", &r.base, 30000, id, &st);
+  } else if (op == OP_LIST) {
+    Shegong__V1__ListWorkersRequest r = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+    r.town_code = b->town;
+    r.page_size = 100;
+    rc = sg_call_send(c, "Workers/List", &r.base, 30000, id, &st);
+  } else {
+    uint64_t seq = atomic_fetch_add(&b->next_seq, 1);
+    char idno[19], name[32];
+    make_idno(seq, idno);
+    snprintf(name, sizeof name, "测试%llu", (unsigned long long)seq % 100000);
+    Shegong__V1__Worker wk = SHEGONG__V1__WORKER__INIT;
+    wk.name = name;
+    wk.id_number = idno;
+    wk.unit_code = b->unit;
+    wk.category = SHEGONG__V1__CATEGORY__COMMUNITY_BASED;
+    wk.role = SHEGONG__V1__ROLE__GENERALIST;
+    wk.hire_date = "2024-03-01";
+    Shegong__V1__CreateWorkerRequest r = SHEGONG__V1__CREATE_WORKER_REQUEST__INIT;
+    r.worker = &wk;
+    rc = sg_call_send(c, "Workers/Create", &r.base, 30000, id, &st);
+  }
+  if (rc && !w->first_error[0])
+    snprintf(w->first_error, sizeof w->first_error, "%s: %s", sg_code_name(st.code), st.message);
+  return rc;
+}
+
+static int pick_op(worker_thread *w) {
+  int total = w->b->mix[0] + w->b->mix[1] + w->b->mix[2];
+  int r = (int)(next_rand(&w->rng) % (uint64_t)total);
+  for (int i = 0; i < OP_N; i++) {
+    if (r < w->b->mix[i]) return i;
+    r -= w->b->mix[i];
+  }
+  return OP_GET;
+}
+
+static void *thread_main(void *arg) {
+  worker_thread *w = arg;
+  bench *b = w->b;
+  sg_client *c;
+  sg_status st;
+  if (sg_client_connect(&c, b->server, 5000, &st) != 0) {
+    snprintf(w->first_error, sizeof w->first_error, "connect: %s", st.message);
+    w->errors++;
+    return NULL;
+  }
+  inflight *fl = calloc((size_t)b->depth, sizeof *fl);
+  int n = 0;
+  uint64_t end = b->start_us + (uint64_t)b->seconds * 1000000u;
+  for (;;) {
+    while (n < b->depth && now_us() < end) {
+      int op = pick_op(w);
+      uint32_t id;
+      if (send_op(w, c, op, &id) != 0) {
+        w->errors++;
+        goto out;
+      }
+      fl[n++] = (inflight){id, op, now_us()};
+    }
+    if (n == 0) break;
+    uint32_t got;
+    ProtobufCMessage *resp;
+    int rc = sg_call_recv_any(c, &got, &resp, 30000, &st);
+    uint64_t t1 = now_us();
+    for (int i = 0; i < n; i++)
+      if (fl[i].id == got) {
+        if (rc == 0) lat_add(&w->lats[fl[i].op], t1 - fl[i].t0);
+        fl[i] = fl[--n];
+        break;
+      }
+    if (rc) {
+      w->errors++;
+      if (!w->first_error[0])
+        snprintf(w->first_error, sizeof w->first_error, "%s: %s", sg_code_name(st.code), st.message);
+      if (rc == SG_EUNAVAIL) break;
+    } else {
+      protobuf_c_message_free_unpacked(resp, NULL);
+    }
+  }
+out:
+  free(fl);
+  sg_client_close(c);
+  return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double pct(const lat *l, double p) {
+  if (!l->n) return 0;
+  size_t i = (size_t)(p / 100.0 * (double)(l->n - 1) + 0.5);
+  return l->us[i] / 1000.0;
+}
+
+static int parse_mix(const char *s, int mix[OP_N]) {
+  memset(mix, 0, sizeof(int) * OP_N);
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s", s);
+  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    char *eq = strchr(tok, '=');
+    if (!eq) return -1;
+    *eq = '\0';
+    int found = 0;
+    for (int i = 0; i < OP_N; i++)
+      if (strcmp(tok, op_names[i]) == 0) {
+        mix[i] = atoi(eq + 1);
+        found = mix[i] >= 0;
+      }
+    if (!found) return -1;
+  }
+  return mix[0] + mix[1] + mix[2] > 0 ? 0 : -1;
+}
+
+/* Finds the district's first town and its first community, and the worker id range. */
+static int discover(bench *b) {
+  sg_client *c;
+  sg_status st;
+  if (sg_client_connect(&c, b->server, 5000, &st) != 0) {
+    fprintf(stderr, "shegong-bench: connect: %s\n", st.message);
+    return -1;
+  }
+  int rc = -1;
+  ProtobufCMessage *resp = NULL;
+  Shegong__V1__ListUnitsRequest lu = SHEGONG__V1__LIST_UNITS_REQUEST__INIT;
+  lu.page_size = 1;
+  if (sg_call(c, "Units/List", &lu.base, &resp, 5000, &st) != 0 ||
+      ((Shegong__V1__ListUnitsResponse *)resp)->n_units == 0) {
+    fprintf(stderr, "shegong-bench: no towns: load a district first (shegong-demo)\n");
+    goto done;
+  }
+  snprintf(b->town, sizeof b->town, "%s", ((Shegong__V1__ListUnitsResponse *)resp)->units[0]->code);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  lu.parent_code = b->town;
+  lu.kind = SHEGONG__V1__UNIT_KIND__COMMUNITY;
+  lu.page_size = 1000;
+  resp = NULL;
+  if (sg_call(c, "Units/List", &lu.base, &resp, 5000, &st) != 0 ||
+      ((Shegong__V1__ListUnitsResponse *)resp)->n_units == 0) {
+    fprintf(stderr, "shegong-bench: town %s has no community\n", b->town);
+    goto done;
+  }
+  snprintf(b->unit, sizeof b->unit, "%s", ((Shegong__V1__ListUnitsResponse *)resp)->units[0]->code);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  resp = NULL;
+  /* the highest worker id: probe upwards, then bisect */
+  uint64_t lo = 0, hi = 1;
+  for (;;) {
+    Shegong__V1__GetWorkerRequest g = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+    g.id = hi;
+    int r = sg_call(c, "Workers/Get", &g.base, &resp, 5000, &st);
+    if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+    resp = NULL;
+    if (r != 0) break;
+    lo = hi;
+    hi *= 2;
+  }
+  while (hi - lo > 1) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    Shegong__V1__GetWorkerRequest g = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+    g.id = mid;
+    int r = sg_call(c, "Workers/Get", &g.base, &resp, 5000, &st);
+    if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+    resp = NULL;
+    if (r == 0) lo = mid;
+    else hi = mid;
+  }
+  if (lo == 0) {
+    fprintf(stderr, "shegong-bench: no workers: load a district first (shegong-demo)\n");
+    goto done;
+  }
+  b->max_worker_id = lo;
+  rc = 0;
+done:
+  if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+  sg_client_close(c);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  bench b;
+  memset(&b, 0, sizeof b);
+  b.server = getenv("SHEGONG_SERVER");
+  b.connections = 4;
+  b.depth = 16;
+  b.seconds = 10;
+  parse_mix("get=80,list=10,create=10", b.mix);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--json") == 0) { b.json = 1; continue; }
+    if (strcmp(a, "--help") == 0 || !v) {
+      fprintf(a[0] && strcmp(a, "--help") == 0 ? stdout : stderr,
+              "usage: shegong-bench [--server ADDR] [--connections N] [--depth D] [--seconds S]\n"
+              "                     [--mix get=80,list=10,create=10] [--json]\n");
+      return strcmp(a, "--help") == 0 ? 0 : 2;
+    }
+    i++;
+    if (strcmp(a, "--server") == 0) b.server = v;
+    else if (strcmp(a, "--connections") == 0) b.connections = atoi(v);
+    else if (strcmp(a, "--depth") == 0) b.depth = atoi(v);
+    else if (strcmp(a, "--seconds") == 0) b.seconds = atoi(v);
+    else if (strcmp(a, "--mix") == 0) {
+      if (parse_mix(v, b.mix)) {
+        fprintf(stderr, "shegong-bench: --mix wants get=N,list=N,create=N\n");
+        return 2;
+      }
+    } else {
+      fprintf(stderr, "shegong-bench: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  if (b.connections < 1 || b.connections > 256 || b.depth < 1 || b.depth > 1024 || b.seconds < 1 ||
+      b.seconds > 3600) {
+    fprintf(stderr, "shegong-bench: connections 1-256, depth 1-1024, seconds 1-3600\n");
+    return 2;
+  }
+  if (discover(&b)) return 1;
+  /* a random start in the ID-number space, so that runs do not collide */
+  uint64_t seed = now_us() ^ (uint64_t)getpid() << 32;
+  atomic_init(&b.next_seq, next_rand(&seed) % SEQ_SPACE);
+  worker_thread *w = calloc((size_t)b.connections, sizeof *w);
+  b.start_us = now_us();
+  for (int i = 0; i < b.connections; i++) {
+    w[i].b = &b;
+    w[i].rng = (uint64_t)i * 7919 + 1;
+    pthread_create(&w[i].thread, NULL, thread_main, &w[i]);
+  }
+  for (int i = 0; i < b.connections; i++) pthread_join(w[i].thread, NULL);
+  double secs = (double)(now_us() - b.start_us) / 1e6;
+  lat all[OP_N] = {{0}};
+  uint64_t errors = 0;
+  const char *first_error = NULL;
+  for (int i = 0; i < b.connections; i++) {
+    errors += w[i].errors;
+    if (!first_error && w[i].first_error[0]) first_error = w[i].first_error;
+    for (int op = 0; op < OP_N; op++)
+      for (size_t k = 0; k < w[i].lats[op].n; k++) lat_add(&all[op], w[i].lats[op].us[k]);
+  }
+  size_t total = 0;
+  for (int op = 0; op < OP_N; op++) {
+    qsort(all[op].us, all[op].n, sizeof *all[op].us, cmp_u32);
+    total += all[op].n;
+  }
+  if (b.json) {
+    printf("{\"connections\":%d,\"depth\":%d,\"seconds\":%.2f,\"ops\":%zu,\"ops_per_sec\":%.0f,"
+           "\"errors\":%llu,\"by_op\":{",
+           b.connections, b.depth, secs, total, total / secs, (unsigned long long)errors);
+    int first = 1;
+    for (int op = 0; op < OP_N; op++) {
+      if (!all[op].n) continue;
+      printf("%s\"%s\":{\"ops\":%zu,\"ops_per_sec\":%.0f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+             "\"p99_ms\":%.3f,\"p999_ms\":%.3f}",
+             first ? "" : ",", op_names[op], all[op].n, all[op].n / secs, pct(&all[op], 50),
+             pct(&all[op], 90), pct(&all[op], 99), pct(&all[op], 99.9));
+      first = 0;
+    }
+    printf("}}\n");
+  } else {
+    printf("%d connections x depth %d for %.1f s against %s: %zu ops, %.0f ops/s, %llu errors\n",
+           b.connections, b.depth, secs, b.server ? b.server : SG_DEFAULT_SERVER, total,
+           total / secs, (unsigned long long)errors);
+    printf("%-8s %10s %10s %9s %9s %9s %9s\n", "op", "ops", "ops/s", "p50 ms", "p90 ms", "p99 ms",
+           "p99.9 ms");
+    for (int op = 0; op < OP_N; op++)
+      if (all[op].n)
+        printf("%-8s %10zu %10.0f %9.3f %9.3f %9.3f %9.3f\n", op_names[op], all[op].n,
+               all[op].n / secs, pct(&all[op], 50), pct(&all[op], 90), pct(&all[op], 99),
+               pct(&all[op], 99.9));
+  }
+  if (first_error) fprintf(stderr, "first error: %s\n", first_error);
+  for (int i = 0; i < b.connections; i++)
+    for (int op = 0; op < OP_N; op++) free(w[i].lats[op].us);
+  for (int op = 0; op < OP_N; op++) free(all[op].us);
+  free(w);
+  return errors ? 1 : 0;
+}
