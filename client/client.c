@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,7 +26,9 @@
 typedef struct pending {
   uint32_t call_id;
   const sg_method_info *mi;
-  sg_frame *answer; /* the final frame, once it has come */
+  sg_frame *answer;  /* the final frame, once it has come */
+  sg_frame **queue;  /* a stream's messages not yet taken, oldest first */
+  size_t q_head, q_len, q_cap;
 } pending;
 
 struct sg_client {
@@ -144,7 +147,12 @@ int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_st
 void sg_client_close(sg_client *c) {
   if (!c) return;
   if (c->fd >= 0) close(c->fd);
-  for (size_t i = 0; i < c->n_calls; i++) sg_frame_free(c->calls[i].answer);
+  for (size_t i = 0; i < c->n_calls; i++) {
+    pending *p = &c->calls[i];
+    sg_frame_free(p->answer);
+    for (size_t k = p->q_head; k < p->q_len; k++) sg_frame_free(p->queue[k]);
+    free(p->queue);
+  }
   free(c->calls);
   for (size_t i = 0; i < c->n_md; i++) {
     free(c->md_key[i]);
@@ -156,7 +164,7 @@ void sg_client_close(sg_client *c) {
 
 int sg_client_set_metadata(sg_client *c, const char *key, const char *value) {
   for (size_t i = 0; i < c->n_md; i++)
-    if (strcmp(c->md_key[i], key) == 0) {
+    if (strcasecmp(c->md_key[i], key) == 0) {
       char *v = strdup(value);
       if (!v) return SG_ENOMEM;
       free(c->md_value[i]);
@@ -186,6 +194,7 @@ size_t sg_client_in_flight(const sg_client *c) {
 /* Writes all of buf before the deadline (0 = none). */
 static int write_all(sg_client *c, const uint8_t *buf, size_t len, uint64_t deadline,
                      sg_status *st) {
+  size_t total = len;
   while (len > 0) {
     ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
     if (n > 0) {
@@ -197,7 +206,11 @@ static int write_all(sg_client *c, const uint8_t *buf, size_t len, uint64_t dead
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       struct pollfd p = {c->fd, POLLOUT, 0};
       int rc = poll(&p, 1, remaining_ms(deadline));
-      if (rc == 0) return fail(st, SG_ETIMEDOUT, "deadline passed while sending%s%s", NULL, NULL);
+      if (rc == 0) {
+        /* half a frame on the wire would corrupt every later frame */
+        if (len < total) break_conn(c, SG_EUNAVAIL, "connection abandoned mid-frame after a deadline");
+        return fail(st, SG_ETIMEDOUT, "deadline passed while sending%s%s", NULL, NULL);
+      }
       if (rc < 0 && errno != EINTR)
         return fail(st, SG_EUNAVAIL, "poll: %s%s", strerror(errno), NULL);
       continue;
@@ -221,6 +234,8 @@ static pending *find_call(sg_client *c, uint32_t id) {
 
 static void drop_call(sg_client *c, pending *p) {
   sg_frame_free(p->answer);
+  for (size_t k = p->q_head; k < p->q_len; k++) sg_frame_free(p->queue[k]);
+  free(p->queue);
   *p = c->calls[--c->n_calls];
 }
 
@@ -275,7 +290,7 @@ int sg_call_send(sg_client *c, const char *method, const ProtobufCMessage *req, 
   int rc = write_all(c, buf, n, timeout_ms > 0 ? sg_now_ms() + (uint64_t)timeout_ms : 0, st);
   free(buf);
   if (rc) return rc;
-  c->calls[c->n_calls++] = (pending){id, mi, NULL};
+  c->calls[c->n_calls++] = (pending){.call_id = id, .mi = mi};
   if (call_id) *call_id = id;
   if (st) sg_status_clear(st);
   return 0;
@@ -292,11 +307,36 @@ static int on_frame(void *arg, sg_frame *f) {
   }
   pending *p = find_call(c, f->call_id);
   /* frames of calls we gave up on (deadline passed) are dropped */
-  if (!p || p->answer || !(f->flags & SG_FLAG_END_STREAM)) {
+  if (!p || p->answer) {
     sg_frame_free(f);
     return 0;
   }
-  p->answer = f;
+  if (f->flags & SG_FLAG_END_STREAM) {
+    p->answer = f;
+    return 0;
+  }
+  if (!p->mi->server_streaming) {
+    sg_frame_free(f);
+    return 0;
+  }
+  if (p->q_len == p->q_cap) {
+    if (p->q_head > 0) {
+      /* reuse the taken slots before growing */
+      memmove(p->queue, p->queue + p->q_head, (p->q_len - p->q_head) * sizeof *p->queue);
+      p->q_len -= p->q_head;
+      p->q_head = 0;
+    } else {
+      size_t cap = p->q_cap ? p->q_cap * 2 : 8;
+      sg_frame **q = realloc(p->queue, cap * sizeof *q);
+      if (!q) {
+        sg_frame_free(f);
+        return break_conn(c, SG_ENOMEM, "out of memory for a stream");
+      }
+      p->queue = q;
+      p->q_cap = cap;
+    }
+  }
+  p->queue[p->q_len++] = f;
   return 0;
 }
 
@@ -408,4 +448,43 @@ int sg_call(sg_client *c, const char *method, const ProtobufCMessage *req,
   int rc = sg_call_send(c, method, req, timeout_ms, &id, st);
   if (rc) return rc;
   return sg_call_recv(c, id, resp, timeout_ms, st);
+}
+
+int sg_stream_next(sg_client *c, uint32_t call_id, ProtobufCMessage **msg, int timeout_ms,
+                   sg_status *st) {
+  *msg = NULL;
+  uint64_t deadline = timeout_ms > 0 ? sg_now_ms() + (uint64_t)timeout_ms : 0;
+  for (;;) {
+    pending *p = find_call(c, call_id);
+    if (!p) return fail(st, SG_ENOTFOUND, "no stream %s in flight%s", "with that id", NULL);
+    if (p->q_head < p->q_len) {
+      sg_frame *f = p->queue[p->q_head++];
+      *msg = protobuf_c_message_unpack(p->mi->method->output, NULL, f->payload.len, f->payload.data);
+      sg_frame_free(f);
+      if (!*msg)
+        return sg_status_set(st, SG_EINTERNAL, "the server sent a message that is not a valid %s",
+                             p->mi->method->output->name);
+      if (st) sg_status_clear(st);
+      return 0;
+    }
+    if (p->answer) {
+      ProtobufCMessage *last = NULL;
+      int rc = finish(c, p, &last, st);
+      /* a stream's final frame carries only the status */
+      if (last) protobuf_c_message_free_unpacked(last, NULL);
+      return rc == 0 ? 1 : rc;
+    }
+    if (c->broken) {
+      drop_call(c, p);
+      if (st) *st = c->broken_st;
+      return sg_error_from_code(c->broken_st.code);
+    }
+    int wait = remaining_ms(deadline);
+    if (wait == 0) {
+      drop_call(c, p);
+      return fail(st, SG_ETIMEDOUT, "no message within %s ms%s", "the call's", NULL);
+    }
+    int rc = pump(c, wait);
+    if (rc && rc != SG_ETIMEDOUT && !c->broken) return fail(st, rc, "%s%s", sg_strerror(rc), NULL);
+  }
 }

@@ -90,6 +90,17 @@ int sg_call_recv_any(sg_client *c, uint32_t *call_id, ProtobufCMessage **resp, i
 size_t sg_client_in_flight(const sg_client *c);
 
 /*
+ * Server streaming (Sync/Pull, Sync/Snapshot): start the call with
+ * sg_call_send(), then take its messages one by one. sg_stream_next()
+ * returns 0 with *msg set (caller frees), 1 when the stream has ended with
+ * OK (*msg NULL), or a negative SG_E* code when it ended with an error
+ * status, the deadline passed (timeout_ms per message; 0 = none) or the
+ * connection broke; after 1 or an error the call is over.
+ */
+int sg_stream_next(sg_client *c, uint32_t call_id, ProtobufCMessage **msg, int timeout_ms,
+                   sg_status *st);
+
+/*
  * Sends raw bytes on the connection, for tests of the server's framing
  * checks. Not for normal use.
  */

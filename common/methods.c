@@ -1,10 +1,12 @@
 #include "methods.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/sync.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 
@@ -12,11 +14,16 @@ const ProtobufCServiceDescriptor *const sg_services[] = {
     &shegong__v1__admin__descriptor,
     &shegong__v1__units__descriptor,
     &shegong__v1__workers__descriptor,
+    &shegong__v1__sync__descriptor,
     NULL,
 };
 
 /* Methods declared `returns (stream …)` in the .proto files. */
-static const char *const sg_streaming_methods[] = {NULL};
+static const char *const sg_streaming_methods[] = {
+    "/shegong.v1.Sync/Pull",
+    "/shegong.v1.Sync/Snapshot",
+    NULL,
+};
 
 #define SG_METHODS_MAX 128
 static sg_method_info table[SG_METHODS_MAX];
@@ -26,8 +33,9 @@ static int cmp_info(const void *a, const void *b) {
   return strcmp(((const sg_method_info *)a)->path, ((const sg_method_info *)b)->path);
 }
 
-static void build(void) {
-  if (n_table) return;
+static pthread_once_t built = PTHREAD_ONCE_INIT;
+
+static void build_table(void) {
   for (size_t s = 0; sg_services[s]; s++) {
     const ProtobufCServiceDescriptor *sd = sg_services[s];
     for (unsigned m = 0; m < sd->n_methods && n_table < SG_METHODS_MAX; m++) {
@@ -42,6 +50,9 @@ static void build(void) {
   }
   qsort(table, n_table, sizeof table[0], cmp_info);
 }
+
+/* clients may make their first call from several threads at once */
+static void build(void) { pthread_once(&built, build_table); }
 
 size_t sg_methods_count(void) {
   build();

@@ -25,7 +25,7 @@ extern const ProtobufCServiceDescriptor *const sg_services[];
 /* Number of methods across all services. */
 size_t sg_methods_count(void);
 /* The i-th method, ordered by path; static storage, built on first use
- * (call once from the main thread before starting others). */
+ * (thread-safe). */
 const sg_method_info *sg_methods_at(size_t i);
 /*
  * Finds a method by its full path ("/shegong.v1.Workers/Get") or by the

@@ -37,6 +37,13 @@ typedef struct sg_call_ctx {
   const char *peer;    /* "127.0.0.1:50312", for logs */
   char now[32];        /* RFC 3339, UTC: the call's timestamp */
   char today[11];      /* YYYY-MM-DD, China Standard Time */
+  const char *method;  /* the call's path, recorded in the changelog */
+  /*
+   * Streaming methods only: sends msg as the next message of the stream,
+   * before the handler returns. 0 or an SG_E* code (the peer is gone).
+   */
+  int (*emit)(struct sg_call_ctx *ctx, const ProtobufCMessage *msg);
+  void *emit_data;
 } sg_call_ctx;
 
 typedef enum sg_method_kind {
@@ -76,6 +83,7 @@ const sg_dispatch_entry *sg_dispatch_at(size_t i);
 extern const sg_method_impl sg_svc_admin[];
 extern const sg_method_impl sg_svc_units[];
 extern const sg_method_impl sg_svc_workers[];
+extern const sg_method_impl sg_svc_sync[];
 
 /* Fills ctx->now and ctx->today. */
 void sg_call_ctx_stamp(sg_call_ctx *ctx);

@@ -178,6 +178,7 @@ int main(int argc, char **argv) {
   if (sg_writer_start(&a.srv.writer, &a.loop, a.srv.store, &a.srv.limits, sg_server_job_done,
                       &a) != 0) {
     sg_error("cannot start the writer thread");
+    uv_run(&a.loop, UV_RUN_DEFAULT); /* let its handle close */
     goto out;
   }
   /* the writer's done callback gets the app; the server is its first member's sibling */

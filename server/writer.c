@@ -60,7 +60,7 @@ static void apply(sg_writer *w, MDB_txn *parent, sg_job *j) {
     return;
   }
   sg_call_ctx ctx = {.store = w->store, .limits = w->limits, .arena = &j->arena, .st = &j->st,
-                     .peer = j->peer};
+                     .peer = j->peer, .method = j->entry->info->path};
   sg_call_ctx_stamp(&ctx);
   j->resp = NULL;
   j->rc = j->entry->impl->handler(&ctx, child, j->req, &j->resp);
@@ -174,9 +174,10 @@ int sg_writer_start(sg_writer **out, uv_loop_t *loop, sg_store *store, const sg_
   }
   w->async.data = w;
   if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    /* the handle closes on the next loop turn, so w stays until the caller's
+     * sg_writer_free after that */
     uv_close((uv_handle_t *)&w->async, NULL);
-    /* the handle is closed on the next loop turn; w must outlive it */
-    w->on_stopped = NULL;
+    *out = w;
     return SG_EINTERNAL;
   }
   w->thread_started = 1;

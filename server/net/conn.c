@@ -12,8 +12,16 @@ typedef struct inflight {
   sg_job *job;
 } inflight;
 
+/*
+ * How long a closing connection keeps reading (and discarding) after its
+ * last answer: closing a socket with unread input makes the kernel send RST,
+ * which can destroy answers still in flight to the peer.
+ */
+#define SG_LINGER_MS 2000
+
 struct sg_conn {
   uv_tcp_t tcp;
+  uv_timer_t linger;
   uv_shutdown_t shutdown_req;
   sg_server *srv;
   sg_conn *prev, *next;
@@ -22,8 +30,9 @@ struct sg_conn {
   size_t out_bytes;   /* handed to uv_write, not yet written */
   int reading;
   int closing;        /* no more frames are read or answered */
-  int handle_closed;
-  int refs;           /* the handle + each job with the writer */
+  int draining;       /* answers sent, our side shut: reading only to discard */
+  int handles_open;   /* tcp and linger: the connection is freed after both close */
+  int refs;           /* one for the handles + each job with the writer */
   inflight *calls;    /* writes queued with the writer */
   size_t n_calls, cap_calls;
 };
@@ -56,21 +65,35 @@ static void conn_unref(sg_conn *c) {
 
 static void on_close(uv_handle_t *h) {
   sg_conn *c = h->data;
-  c->handle_closed = 1;
+  if (--c->handles_open > 0) return;
   sg_debug("connection %s closed", c->peer);
   conn_unref(c);
 }
 
 /* Closes at once: pending writes are cancelled. For a peer that is gone. */
 static void conn_close_now(sg_conn *c) {
-  if (c->handle_closed || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+  if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
   c->closing = 1;
   uv_close((uv_handle_t *)&c->tcp, on_close);
+  uv_close((uv_handle_t *)&c->linger, on_close);
 }
 
+static void on_linger_done(uv_timer_t *t) { conn_close_now(t->data); }
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
 static void on_shutdown(uv_shutdown_t *req, int status) {
-  (void)status;
-  conn_close_now(req->data);
+  sg_conn *c = req->data;
+  if (status < 0 || uv_is_closing((uv_handle_t *)&c->tcp)) {
+    conn_close_now(c);
+    return;
+  }
+  /* every answer is out and our side is shut: read until the peer closes
+   * (or the linger ends), so that closing sends FIN, not RST */
+  c->draining = 1;
+  if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+  uv_timer_start(&c->linger, on_linger_done, SG_LINGER_MS, 0);
 }
 
 void sg_conn_stop_reading(sg_conn *c) {
@@ -89,13 +112,12 @@ void sg_conn_close(sg_conn *c) {
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  /* defined here, declared above for on_shutdown */
   (void)suggested;
   sg_conn *c = h->data;
   buf->base = c->srv->read_buf;
   buf->len = sizeof c->srv->read_buf;
 }
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void maybe_resume(sg_conn *c) {
   sg_server *srv = c->srv;
@@ -118,23 +140,33 @@ static void on_write(uv_write_t *req, int status) {
 }
 
 /*
- * Sends the final frame of a call: the response (may be NULL) and the
- * status. A response that would exceed the frame limit is replaced by
- * RESOURCE_EXHAUSTED rather than sent.
+ * Sends one frame of a call: a message of a stream (st NULL), or the final
+ * frame with the response (may be NULL) and the status. A response that
+ * would exceed the frame limit is replaced by RESOURCE_EXHAUSTED rather
+ * than sent. Returns 0, or SG_ETOOBIG/SG_ENOMEM/SG_EUNAVAIL for a stream
+ * message that could not be sent.
  */
-static void send_reply(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
-                       sg_status *st) {
-  if (c->closing && call_id != 0) return;
+static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
+                      sg_status *st) {
+  if (c->closing && call_id != 0) return SG_EUNAVAIL;
+  sg_status ok;
+  int final = st != NULL;
+  if (!final) {
+    sg_status_clear(&ok);
+    st = &ok;
+  }
   sg_server *srv = c->srv;
   uint8_t *payload = NULL;
   size_t plen = 0;
   if (resp && st->code == 0) {
     plen = protobuf_c_message_get_packed_size(resp);
     if (plen + 64 > srv->limits.max_frame) {
+      if (!final) return SG_ETOOBIG;
       sg_status_set(st, SG_ETOOBIG, "response of %zu bytes exceeds the frame limit; ask for a smaller page",
                     plen);
       plen = 0;
     } else if (plen && !(payload = malloc(plen))) {
+      if (!final) return SG_ENOMEM;
       sg_status_set(st, SG_ENOMEM, "out of memory");
       plen = 0;
     } else if (plen) {
@@ -160,17 +192,17 @@ static void send_reply(sg_conn *c, uint32_t call_id, const ProtobufCMessage *res
 
   sg_frame f = SHEGONG__V1__FRAME__INIT;
   f.call_id = call_id;
-  f.flags = SG_FLAG_END_STREAM;
+  f.flags = final ? SG_FLAG_END_STREAM : 0;
   f.payload.data = payload;
   f.payload.len = plen;
-  f.status = &status;
+  f.status = final ? &status : NULL;
   size_t n = sg_frame_wire_size(&f);
   write_req *w = malloc(sizeof *w + n);
   if (!w) {
     free(payload);
     sg_error("out of memory for a %zu-byte reply to %s", n, c->peer);
     conn_close_now(c);
-    return;
+    return SG_EUNAVAIL;
   }
   sg_frame_write(&f, w->data);
   free(payload);
@@ -181,14 +213,31 @@ static void send_reply(sg_conn *c, uint32_t call_id, const ProtobufCMessage *res
   if (rc != 0) {
     free(w);
     conn_close_now(c);
-    return;
+    return SG_EUNAVAIL;
   }
   c->out_bytes += n;
-  srv->calls++;
+  if (final) srv->calls++;
   if (c->out_bytes > srv->limits.max_output_bytes && c->reading) {
     /* the peer is not reading its answers: stop taking its requests */
     sg_conn_stop_reading(c);
   }
+  return 0;
+}
+
+static void send_reply(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
+                       sg_status *st) {
+  send_frame(c, call_id, resp, st);
+}
+
+typedef struct stream_target {
+  sg_conn *conn;
+  uint32_t call_id;
+} stream_target;
+
+/* A streaming read's intermediate messages go out as they are made. */
+static int emit_frame(sg_call_ctx *ctx, const ProtobufCMessage *msg) {
+  stream_target *t = ctx->emit_data;
+  return send_frame(t->conn, t->call_id, msg, NULL);
 }
 
 __attribute__((format(printf, 4, 5))) static void send_error(sg_conn *c, uint32_t call_id, int err,
@@ -234,8 +283,13 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   sg_server *srv = c->srv;
   sg_status st;
   sg_status_clear(&st);
+  stream_target target = {c, call_id};
   sg_call_ctx ctx = {.store = srv->store, .limits = &srv->limits, .arena = &srv->read_arena,
-                     .st = &st, .peer = c->peer};
+                     .st = &st, .peer = c->peer, .method = e->info->path};
+  if (e->info->server_streaming) {
+    ctx.emit = emit_frame;
+    ctx.emit_data = &target;
+  }
   sg_call_ctx_stamp(&ctx);
   ProtobufCMessage *resp = NULL;
   int rc = mdb_txn_renew(srv->read_txn);
@@ -261,8 +315,11 @@ static int on_frame(void *arg, sg_frame *f) {
   }
   uint32_t id = f->call_id;
   if (id == 0) {
+    /* the client library treats call 0 as the connection's end: so do we */
     send_error(c, 0, SG_EPROTO, "call_id 0 is reserved for the server");
-    goto done;
+    sg_conn_close(c);
+    sg_frame_free(f);
+    return 1;
   }
   if (f->flags & SG_FLAG_CANCEL) {
     inflight *call = find_call(c, id);
@@ -271,8 +328,11 @@ static int on_frame(void *arg, sg_frame *f) {
     goto done;
   }
   if (find_call(c, id)) {
-    send_error(c, id, SG_EPROTO, "call_id %u is already in use on this connection", id);
-    goto done;
+    /* an answer on that id could be taken for the first call's: end the connection */
+    send_error(c, 0, SG_EPROTO, "call_id %u is already in use on this connection", id);
+    sg_conn_close(c);
+    sg_frame_free(f);
+    return 1;
   }
   if (!f->method || !f->method[0]) {
     send_error(c, id, SG_EPROTO, "the first frame of call %u names no method", id);
@@ -346,7 +406,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_close_now(c);
     return;
   }
-  if (nread == 0 || c->closing) return;
+  if (nread == 0 || c->closing) return; /* draining discards */
   char why[160];
   int rc = sg_frame_decoder_feed(&c->dec, (const uint8_t *)buf->base, (size_t)nread, on_frame, c,
                                  why, sizeof why);
@@ -376,8 +436,11 @@ void sg_conn_accept(sg_server *srv) {
   }
   c->srv = srv;
   c->refs = 1;
+  c->handles_open = 2;
   uv_tcp_init(srv->loop, &c->tcp);
   c->tcp.data = c;
+  uv_timer_init(srv->loop, &c->linger);
+  c->linger.data = c;
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;

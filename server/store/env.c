@@ -109,9 +109,21 @@ static int migrate_v1(sg_store *s, MDB_txn *txn) {
   return rc ? sg_store_err(rc, "write idno key") : 0;
 }
 
+/*
+ * Schema version 1 -> 2: the changelog. Records written before it have no
+ * changes, so everything up to the head counts as compacted: a replica
+ * starts from a snapshot rather than miss them.
+ */
+static int migrate_v2(sg_store *s, MDB_txn *txn) {
+  uint64_t head;
+  int rc = sg_store_head_revision(s, txn, &head);
+  if (rc) return rc;
+  return sg_meta_put_u64(s, txn, "compacted_revision", head);
+}
+
 typedef int (*migration_fn)(sg_store *, MDB_txn *);
 /* migrations[i] takes the schema from version i to i + 1 */
-static const migration_fn migrations[SG_SCHEMA_VERSION] = {migrate_v1};
+static const migration_fn migrations[SG_SCHEMA_VERSION] = {migrate_v1, migrate_v2};
 
 static int open_tables(sg_store *s, MDB_txn *txn) {
   struct {
@@ -126,6 +138,9 @@ static int open_tables(sg_store *s, MDB_txn *txn) {
       {"workers_by_idno", &s->workers_by_idno},
       {"workers_by_unit", &s->workers_by_unit},
       {"workers_by_town", &s->workers_by_town},
+      {"changes", &s->changes},
+      {"changes_by_town", &s->changes_by_town},
+      {"idempotency", &s->idempotency},
   };
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     int rc = mdb_dbi_open(txn, tables[i].name, MDB_CREATE, tables[i].dbi);
@@ -214,6 +229,12 @@ void sg_store_close(sg_store *s) {
 
 int sg_record_put(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const ProtobufCMessage *msg,
                   unsigned flags) {
+  if (msg->n_unknown_fields) {
+    /* fields this server does not know were never validated: not stored */
+    ProtobufCMessage *m = (ProtobufCMessage *)msg;
+    m->n_unknown_fields = 0;
+    m->unknown_fields = NULL;
+  }
   uint8_t kb[8];
   sg_key_u64(kb, id);
   size_t n = protobuf_c_message_get_packed_size(msg);
@@ -234,6 +255,13 @@ int sg_record_get(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const ProtobufCMessage
   if (rc) return sg_store_err(rc, "read record");
   *out = protobuf_c_message_unpack(desc, alloc, v.mv_size, v.mv_data);
   if (!*out) {
+    /* the caller's allocator may simply be full: only a record that does
+     * not decode with plain malloc either is damaged */
+    ProtobufCMessage *probe = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data);
+    if (probe) {
+      protobuf_c_message_free_unpacked(probe, NULL);
+      return SG_ENOMEM;
+    }
     sg_error("storage: %s record %llu does not decode", desc->name, (unsigned long long)id);
     return SG_EDATALOSS;
   }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_SCHEMA_VERSION 1
+#define SG_SCHEMA_VERSION 2
 #define SG_MAP_SIZE_DEFAULT ((size_t)4 << 30) /* address space, not disk */
 #define SG_IDNO_DIGEST_BYTES 16
 
@@ -22,6 +22,8 @@ typedef struct sg_store {
   MDB_dbi meta;
   MDB_dbi units, units_by_code, units_by_parent;
   MDB_dbi workers, workers_by_idno, workers_by_unit, workers_by_town;
+  MDB_dbi changes, changes_by_town;
+  MDB_dbi idempotency;
   /* Key of the ID-number digest index, so that the index alone does not
    * reveal ID numbers. Created with the database, read at open. */
   uint8_t idno_key[32];
@@ -69,7 +71,8 @@ void sg_store_idno_digest(const sg_store *s, const char *idno,
 
 /*
  * Records: protobuf messages keyed by their 8-byte big-endian id. Put packs
- * straight into the map (MDB_RESERVE). Get unpacks with alloc (arena or
+ * straight into the map (MDB_RESERVE), after dropping msg's unknown fields
+ * from it (they were never validated, so they are never stored). Get unpacks with alloc (arena or
  * NULL for malloc), so the result outlives the transaction; a record that
  * does not unpack is logged and reported as SG_EDATALOSS.
  */

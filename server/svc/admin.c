@@ -1,13 +1,16 @@
 /* Admin service: Hello. */
 #include <string.h>
 
+#include "log.h"
 #include "shegong/v1/admin.pb-c.h"
+#include "store/changes.h"
 #include "store/units.h"
 #include "svc/svc.h"
 
 static int admin_hello(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                        ProtobufCMessage **resp) {
-  (void)req_msg;
+  const Shegong__V1__HelloRequest *req = (const void *)req_msg;
+  sg_debug("hello from %s: %.64s, protocol %u", ctx->peer, req->client, req->protocol_version);
   Shegong__V1__HelloResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
   if (!r) return SG_ENOMEM;
   shegong__v1__hello_response__init(r);
@@ -31,7 +34,30 @@ static int admin_hello(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *r
   return 0;
 }
 
+static int admin_compact(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                         ProtobufCMessage **resp) {
+  const Shegong__V1__CompactRequest *req = (const void *)req_msg;
+  if (req->keep == 0) {
+    sg_status_violation(ctx->st, "keep", "how many of the newest revisions to keep (at least 1)");
+    return SG_EINVAL;
+  }
+  Shegong__V1__CompactResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return SG_ENOMEM;
+  shegong__v1__compact_response__init(r);
+  int rc = sg_store_head_revision(ctx->store, txn, &r->head_revision);
+  if (rc) return rc;
+  uint64_t through = r->head_revision > req->keep ? r->head_revision - req->keep : 0;
+  if ((rc = sg_changes_compact(ctx->store, txn, through, &r->dropped)) ||
+      (rc = sg_changes_compacted(ctx->store, txn, &r->compacted_revision)))
+    return rc;
+  sg_info("changelog compacted through revision %llu: %llu changes dropped",
+          (unsigned long long)r->compacted_revision, (unsigned long long)r->dropped);
+  *resp = &r->base;
+  return 0;
+}
+
 const sg_method_impl sg_svc_admin[] = {
     {"/shegong.v1.Admin/Hello", SG_METHOD_READ, admin_hello},
+    {"/shegong.v1.Admin/Compact", SG_METHOD_WRITE, admin_compact},
     {NULL, 0, NULL},
 };

@@ -1,5 +1,7 @@
 #include "svc/svc.h"
 
+#include "store/changes.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -66,4 +68,60 @@ int sg_pager_visit(void *pager, uint64_t id) {
 
 char *sg_pager_token(sg_pager *p, char kind) {
   return p->more ? sg_page_token_make(p->ctx, kind, p->last) : sg_dup(p->ctx, "");
+}
+
+void sg_towns_add(sg_towns *t, uint64_t id, const char *code) {
+  for (size_t i = 0; i < t->n; i++)
+    if (t->ids[i] == id) return;
+  if (t->n < 2) {
+    t->ids[t->n] = id;
+    t->codes[t->n++] = code;
+  }
+}
+
+int sg_log_change(sg_call_ctx *ctx, MDB_txn *txn, int entity, int op, uint64_t revision,
+                  ProtobufCMessage *record, const sg_towns *towns) {
+  sg_change c = SHEGONG__V1__CHANGE__INIT;
+  c.revision = revision;
+  c.entity = entity;
+  c.op = op;
+  c.actor = sg_dup(ctx, ctx->peer);
+  c.method = sg_dup(ctx, ctx->method);
+  c.time = sg_dup(ctx, ctx->now);
+  c.n_towns = towns->n;
+  c.towns = (char **)towns->codes;
+  if (entity == SHEGONG__V1__ENTITY__ENTITY_UNIT) {
+    c.record_case = SHEGONG__V1__CHANGE__RECORD_UNIT;
+    c.unit = (Shegong__V1__Unit *)record;
+    c.id = c.unit->id;
+    c.version = c.unit->version;
+  } else {
+    c.record_case = SHEGONG__V1__CHANGE__RECORD_WORKER;
+    c.worker = (Shegong__V1__Worker *)record;
+    c.id = c.worker->id;
+    c.version = c.worker->version;
+  }
+  return sg_changes_append(ctx->store, txn, &c, towns->ids, towns->n);
+}
+
+Shegong__V1__Status *sg_status_to_pb(sg_call_ctx *ctx, const sg_status *st) {
+  Shegong__V1__Status *s = sg_arena_alloc(ctx->arena, sizeof *s);
+  if (!s) return NULL;
+  shegong__v1__status__init(s);
+  s->code = (Shegong__V1__Code)st->code;
+  s->message = sg_dup(ctx, st->message);
+  size_t n = st->n_violations < SG_STATUS_VIOLATIONS_MAX ? st->n_violations
+                                                         : SG_STATUS_VIOLATIONS_MAX;
+  s->violations = sg_arena_alloc(ctx->arena, (n ? n : 1) * sizeof *s->violations);
+  if (!s->violations) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    Shegong__V1__FieldViolation *v = sg_arena_alloc(ctx->arena, sizeof *v);
+    if (!v) return NULL;
+    shegong__v1__field_violation__init(v);
+    v->field = sg_dup(ctx, st->violations[i].field);
+    v->description = sg_dup(ctx, st->violations[i].description);
+    s->violations[i] = v;
+  }
+  s->n_violations = n;
+  return s;
 }

@@ -3,6 +3,7 @@
 #define SG_SVC_H
 
 #include "dispatch.h"
+#include "shegong/v1/sync.pb-c.h"
 #include "validate.h"
 
 /* True if v is a value of enum d (proto3 enums are open: any int decodes). */
@@ -45,6 +46,25 @@ int sg_pager_init(sg_pager *p, sg_call_ctx *ctx, MDB_txn *txn, uint32_t asked_pa
                   sg_pager_load_fn load, void *arg);
 int sg_pager_visit(void *pager, uint64_t id);
 char *sg_pager_token(sg_pager *p, char kind);
+
+/*
+ * Appends the changelog entry of a mutation: every write handler calls it
+ * once, after writing the record under `revision`, in the same
+ * transaction. entity is SHEGONG__V1__ENTITY__*, op SHEGONG__V1__CHANGE_OP__*,
+ * record the Unit or Worker as written. The towns concerned are given by
+ * unit id and code (n = 0: district-wide).
+ */
+typedef struct sg_towns {
+  size_t n;
+  uint64_t ids[2];
+  const char *codes[2];
+} sg_towns;
+void sg_towns_add(sg_towns *t, uint64_t id, const char *code);
+int sg_log_change(sg_call_ctx *ctx, MDB_txn *txn, int entity, int op, uint64_t revision,
+                  ProtobufCMessage *record, const sg_towns *towns);
+
+/* The wire Status for st, in the call's arena; NULL when out of memory. */
+Shegong__V1__Status *sg_status_to_pb(sg_call_ctx *ctx, const sg_status *st);
 
 /* Copies a string into the call's arena; "" for NULL. */
 char *sg_dup(sg_call_ctx *ctx, const char *s);

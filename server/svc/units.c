@@ -140,6 +140,17 @@ static int units_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
   if (u->kind == SHEGONG__V1__UNIT_KIND__DISTRICT &&
       (rc = sg_meta_put_str(s, txn, "district_code", u->code)))
     return rc;
+  /* the towns a unit concerns: a town itself, else the town above it */
+  sg_towns towns = {0};
+  if (u->kind == SHEGONG__V1__UNIT_KIND__TOWN)
+    sg_towns_add(&towns, u->id, u->code);
+  else if (u->kind == SHEGONG__V1__UNIT_KIND__COMMUNITY || u->kind == SHEGONG__V1__UNIT_KIND__VILLAGE)
+    sg_towns_add(&towns, parent->id, parent->code);
+  else if (u->kind == SHEGONG__V1__UNIT_KIND__GRID)
+    sg_towns_add(&towns, parent->parent_id, parent->parent_code);
+  if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_UNIT,
+                          SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, u->revision, &u->base, &towns)))
+    return rc;
   sg_debug("unit %llu created: %s %s", (unsigned long long)u->id, kind_name(u->kind), u->code);
   *resp = &u->base;
   return 0;

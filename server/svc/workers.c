@@ -96,6 +96,10 @@ static int validate_worker(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, placeme
   } else if (have_birth && sg_date_years_between(&birth, &d) < SG_MIN_WORKING_AGE) {
     sg_status_violation(ctx->st, "worker.hire_date", "the worker would be under %d on that day",
                         SG_MIN_WORKING_AGE);
+  } else if (sg_date_years_between(&today, &d) >= 1) {
+    /* a hire may be entered ahead of its start, but not by years */
+    sg_status_violation(ctx->st, "worker.hire_date", "%s is more than a year ahead",
+                        w->hire_date);
   }
 
   /* the unit: it must exist and fit the category */
@@ -197,6 +201,11 @@ static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   rc = sg_workers_put(ctx->store, txn, w, pl.town_id, NULL, 0);
   if (rc == SG_EEXISTS) return put_conflict(ctx, txn, w);
   if (rc) return rc;
+  sg_towns towns = {0};
+  sg_towns_add(&towns, pl.town_id, w->town_code);
+  if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
+                          SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, w->revision, &w->base, &towns)))
+    return rc;
   sg_debug("worker %llu created in unit %s", (unsigned long long)w->id, w->unit_code);
   *resp = &w->base;
   return 0;
@@ -323,6 +332,13 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   rc = sg_workers_put(ctx->store, txn, w, pl.town_id, old, old_town);
   if (rc == SG_EEXISTS) return put_conflict(ctx, txn, w);
   if (rc) return rc;
+  /* a worker moving between towns concerns both */
+  sg_towns towns = {0};
+  sg_towns_add(&towns, pl.town_id, w->town_code);
+  sg_towns_add(&towns, old_town, old->town_code);
+  if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
+                          SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)))
+    return rc;
   *resp = &w->base;
   return 0;
 }
@@ -421,6 +437,11 @@ static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   w->updated_at = sg_dup(ctx, ctx->now);
   if ((rc = sg_store_next_revision(ctx->store, txn, &w->revision))) return rc;
   if ((rc = sg_workers_put(ctx->store, txn, w, town, old, town))) return rc;
+  sg_towns towns = {0};
+  sg_towns_add(&towns, town, w->town_code);
+  if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
+                          SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)))
+    return rc;
   *resp = &w->base;
   return 0;
 }

@@ -1,0 +1,395 @@
+/*
+ * Sync service: Pull (the changelog of a town), Snapshot (every current
+ * record of a town at one revision) and Push (a replica's queued mutations,
+ * idempotent by mutation id).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "store/changes.h"
+#include "store/units.h"
+#include "store/workers.h"
+#include "svc/svc.h"
+
+#define SG_PULL_DEFAULT 1000
+#define SG_PULL_MAX 10000
+#define SG_STREAM_BATCH 200     /* records per stream message */
+#define SG_PUSH_MAX 1000        /* mutations per Push */
+#define SG_ID_MAX_BYTES 128     /* client_id, mutation_id */
+
+/*
+ * Resolves a town code to its unit id; empty means the whole district
+ * (*all = 1). Fails with NOT_FOUND or INVALID_ARGUMENT on field.
+ */
+static int resolve_town(sg_call_ctx *ctx, MDB_txn *txn, const char *field, const char *code,
+                        uint64_t *town_id, int *all) {
+  *all = !code[0];
+  *town_id = 0;
+  if (*all) return 0;
+  if (strlen(code) != 9) {
+    sg_status_violation(ctx->st, field, "a town code has 9 digits");
+    return SG_EINVAL;
+  }
+  sg_unit *u;
+  int rc = sg_units_get_by_code(ctx->store, txn, code, &ctx->arena->allocator, &u);
+  if (rc == SG_ENOTFOUND) return sg_status_set(ctx->st, rc, "town %s not found", code);
+  if (rc) return rc;
+  if (u->kind != SHEGONG__V1__UNIT_KIND__TOWN) {
+    sg_status_violation(ctx->st, field, "%s is not a town", code);
+    return SG_EINVAL;
+  }
+  *town_id = u->id;
+  return 0;
+}
+
+typedef struct pull_ctx {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  sg_arena *batch_arena; /* reset after each message is sent: memory stays bounded */
+  uint32_t limit;
+  uint32_t sent;
+  Shegong__V1__PullResponse *batch;
+  uint64_t last;
+  int more;
+  int err;
+} pull_ctx;
+
+static Shegong__V1__PullResponse *new_pull_batch(sg_arena *a) {
+  Shegong__V1__PullResponse *r = sg_arena_alloc(a, sizeof *r);
+  if (!r) return NULL;
+  shegong__v1__pull_response__init(r);
+  r->changes = sg_arena_alloc(a, SG_STREAM_BATCH * sizeof *r->changes);
+  return r->changes ? r : NULL;
+}
+
+static int pull_one(void *arg, uint64_t revision) {
+  pull_ctx *p = arg;
+  if (p->sent == p->limit) {
+    p->more = 1;
+    return 1;
+  }
+  if (p->batch->n_changes == SG_STREAM_BATCH) {
+    if ((p->err = p->ctx->emit(p->ctx, &p->batch->base))) return 1;
+    sg_arena_reset(p->batch_arena);
+    if (!(p->batch = new_pull_batch(p->batch_arena))) return p->err = SG_ENOMEM;
+  }
+  sg_change *c;
+  int rc = sg_changes_get(p->ctx->store, p->txn, revision, &p->batch_arena->allocator, &c);
+  if (rc) return p->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  p->batch->changes[p->batch->n_changes++] = c;
+  p->sent++;
+  p->last = revision;
+  return 0;
+}
+
+static int sync_pull(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                     ProtobufCMessage **resp) {
+  const Shegong__V1__PullRequest *req = (const void *)req_msg;
+  (void)resp; /* a stream: everything goes out through emit */
+  uint64_t town_id, compacted, head;
+  int all;
+  int rc = resolve_town(ctx, txn, "town_code", req->town_code, &town_id, &all);
+  if (rc) return rc;
+  if (req->limit > SG_PULL_MAX) {
+    sg_status_violation(ctx->st, "limit", "at most %d", SG_PULL_MAX);
+    return SG_EINVAL;
+  }
+  if ((rc = sg_changes_compacted(ctx->store, txn, &compacted)) ||
+      (rc = sg_store_head_revision(ctx->store, txn, &head)))
+    return rc;
+  if (req->since < compacted)
+    return sg_status_set(ctx->st, SG_ERANGE,
+                         "changes through revision %llu have been compacted; take a snapshot",
+                         (unsigned long long)compacted);
+  if (req->since > head)
+    return sg_status_set(ctx->st, SG_ERANGE, "since %llu is past the head revision %llu",
+                         (unsigned long long)req->since, (unsigned long long)head);
+  sg_arena batch_arena;
+  sg_arena_init(&batch_arena, ctx->limits->max_call_memory);
+  pull_ctx p = {.ctx = ctx, .txn = txn, .batch_arena = &batch_arena,
+                .limit = req->limit ? req->limit : SG_PULL_DEFAULT};
+  if (!(p.batch = new_pull_batch(&batch_arena))) {
+    rc = SG_ENOMEM;
+    goto done;
+  }
+  rc = sg_changes_scan(ctx->store, txn, town_id, all, req->since, pull_one, &p);
+  if (rc || (rc = p.err)) goto done;
+  /* the last message says where the pull got to */
+  p.batch->head_revision = head;
+  p.batch->more = p.more;
+  p.batch->through_revision = p.more ? p.last : head;
+  rc = ctx->emit(ctx, &p.batch->base);
+done:
+  sg_arena_destroy(&batch_arena);
+  return rc;
+}
+
+/* Snapshot: batches of units and workers, emitted as they fill. */
+typedef struct snap_ctx {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  sg_arena *batch_arena; /* reset after each message is sent */
+  Shegong__V1__SnapshotResponse *batch;
+  int err;
+} snap_ctx;
+
+static Shegong__V1__SnapshotResponse *new_snap_batch(sg_arena *a) {
+  Shegong__V1__SnapshotResponse *r = sg_arena_alloc(a, sizeof *r);
+  if (!r) return NULL;
+  shegong__v1__snapshot_response__init(r);
+  r->units = sg_arena_alloc(a, SG_STREAM_BATCH * sizeof *r->units);
+  r->workers = sg_arena_alloc(a, SG_STREAM_BATCH * sizeof *r->workers);
+  return r->units && r->workers ? r : NULL;
+}
+
+static int snap_flush_if_full(snap_ctx *s) {
+  if (s->batch->n_units + s->batch->n_workers < SG_STREAM_BATCH) return 0;
+  if ((s->err = s->ctx->emit(s->ctx, &s->batch->base))) return s->err;
+  sg_arena_reset(s->batch_arena);
+  if (!(s->batch = new_snap_batch(s->batch_arena))) return s->err = SG_ENOMEM;
+  return 0;
+}
+
+/* Adds unit id to the batch (flushing a full batch first, so the unit
+ * lands in the batch's fresh arena). */
+static int snap_unit_flat(void *arg, uint64_t id) {
+  snap_ctx *s = arg;
+  if (snap_flush_if_full(s)) return 1;
+  sg_unit *u;
+  int rc = sg_units_get(s->ctx->store, s->txn, id, &s->batch_arena->allocator, &u);
+  if (rc) return s->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  s->batch->units[s->batch->n_units++] = u;
+  return 0;
+}
+
+/* A unit and everything below it, depth first. */
+static int snap_unit(void *arg, uint64_t id) {
+  snap_ctx *s = arg;
+  if (snap_unit_flat(s, id)) return 1;
+  int rc = sg_index_pair_scan(s->txn, s->ctx->store->units_by_parent, id, 0, snap_unit, s);
+  if (rc) return s->err = rc;
+  return s->err ? 1 : 0;
+}
+
+static int snap_worker(void *arg, uint64_t id) {
+  snap_ctx *s = arg;
+  if (snap_flush_if_full(s)) return 1;
+  sg_worker *w;
+  int rc = sg_workers_get(s->ctx->store, s->txn, id, &s->batch_arena->allocator, &w);
+  if (rc) return s->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  s->batch->workers[s->batch->n_workers++] = w;
+  return 0;
+}
+
+static int sync_snapshot(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                         ProtobufCMessage **resp) {
+  const Shegong__V1__SnapshotRequest *req = (const void *)req_msg;
+  (void)resp;
+  sg_store *st = ctx->store;
+  uint64_t town_id, head;
+  int all;
+  int rc = resolve_town(ctx, txn, "town_code", req->town_code, &town_id, &all);
+  if (rc || (rc = sg_store_head_revision(st, txn, &head))) return rc;
+  sg_arena batch_arena;
+  sg_arena_init(&batch_arena, ctx->limits->max_call_memory);
+  snap_ctx s = {.ctx = ctx, .txn = txn, .batch_arena = &batch_arena};
+  if (!(s.batch = new_snap_batch(&batch_arena))) {
+    rc = SG_ENOMEM;
+    goto done;
+  }
+  /* one read transaction: every record as of `head` */
+  if (all) {
+    rc = sg_record_scan(txn, st->units, 0, snap_unit_flat, &s);
+    if (!rc && !s.err) rc = sg_record_scan(txn, st->workers, 0, snap_worker, &s);
+  } else {
+    /* the district above the town, so that a replica can show it */
+    const char *dcode;
+    size_t dlen;
+    uint64_t district_id;
+    if ((rc = sg_meta_get_str(st, txn, "district_code", &dcode, &dlen)) ||
+        (rc = sg_index_get_id(txn, st->units_by_code, dcode, dlen, &district_id)))
+      goto done;
+    snap_unit_flat(&s, district_id);
+    if (!s.err) snap_unit(&s, town_id);
+    if (!s.err) rc = sg_index_pair_scan(txn, st->workers_by_town, town_id, 0, snap_worker, &s);
+  }
+  if (rc || (rc = s.err)) goto done;
+  s.batch->revision = head;
+  s.batch->last = 1;
+  rc = ctx->emit(ctx, &s.batch->base);
+done:
+  sg_arena_destroy(&batch_arena);
+  return rc;
+}
+
+/* The method a queued mutation stands for, and its request. */
+static const char *mutation_target(const Shegong__V1__Mutation *m, const ProtobufCMessage **req) {
+  switch (m->op_case) {
+  case SHEGONG__V1__MUTATION__OP_CREATE_UNIT:
+    *req = &m->create_unit->base;
+    return "/shegong.v1.Units/Create";
+  case SHEGONG__V1__MUTATION__OP_CREATE_WORKER:
+    *req = &m->create_worker->base;
+    return "/shegong.v1.Workers/Create";
+  case SHEGONG__V1__MUTATION__OP_UPDATE_WORKER:
+    *req = &m->update_worker->base;
+    return "/shegong.v1.Workers/Update";
+  case SHEGONG__V1__MUTATION__OP_LEAVE_WORKER:
+    *req = &m->leave_worker->base;
+    return "/shegong.v1.Workers/Leave";
+  default:
+    *req = NULL;
+    return NULL;
+  }
+}
+
+/* The worker a mutation targets, for the current record on a conflict. */
+static uint64_t mutation_worker_id(const Shegong__V1__Mutation *m) {
+  if (m->op_case == SHEGONG__V1__MUTATION__OP_UPDATE_WORKER) return m->update_worker->id;
+  if (m->op_case == SHEGONG__V1__MUTATION__OP_LEAVE_WORKER) return m->leave_worker->id;
+  return 0;
+}
+
+static void result_set_record(Shegong__V1__MutationResult *r, ProtobufCMessage *rec) {
+  if (!rec) return;
+  if (rec->descriptor == &shegong__v1__unit__descriptor) {
+    r->record_case = SHEGONG__V1__MUTATION_RESULT__RECORD_UNIT;
+    r->unit = (Shegong__V1__Unit *)rec;
+    r->revision = r->unit->revision;
+  } else if (rec->descriptor == &shegong__v1__worker__descriptor) {
+    r->record_case = SHEGONG__V1__MUTATION_RESULT__RECORD_WORKER;
+    r->worker = (Shegong__V1__Worker *)rec;
+    r->revision = r->worker->revision;
+  }
+}
+
+/*
+ * Applies one mutation in its own nested transaction, as the method it
+ * names would, and returns its outcome (arena memory).
+ */
+static Shegong__V1__MutationResult *apply_mutation(sg_call_ctx *ctx, MDB_txn *txn,
+                                                   const Shegong__V1__Mutation *m) {
+  Shegong__V1__MutationResult *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return NULL;
+  shegong__v1__mutation_result__init(r);
+  r->mutation_id = m->mutation_id;
+  sg_status st;
+  sg_status_clear(&st);
+  const ProtobufCMessage *req;
+  const char *path = mutation_target(m, &req);
+  const sg_dispatch_entry *e = path ? sg_dispatch_lookup(path) : NULL;
+  if (!e || !e->impl || !req) {
+    sg_status_set(&st, SG_EINVAL, "mutation %s names no operation", m->mutation_id);
+  } else {
+    sg_call_ctx sub = *ctx;
+    sub.st = &st;
+    sub.method = e->info->path;
+    sub.emit = NULL;
+    MDB_txn *child = NULL;
+    int rc = mdb_txn_begin(mdb_txn_env(txn), txn, 0, &child);
+    if (rc) {
+      sg_status_set(&st, sg_store_err(rc, "begin mutation"), NULL);
+    } else {
+      ProtobufCMessage *rec = NULL;
+      rc = e->impl->handler(&sub, child, req, &rec);
+      if (rc == 0) {
+        rc = mdb_txn_commit(child);
+        child = NULL;
+        if (rc) rc = sg_store_err(rc, "commit mutation");
+        else result_set_record(r, rec);
+      }
+      if (child) mdb_txn_abort(child);
+      if (rc && st.code == 0) sg_status_set(&st, rc, NULL);
+      if (rc == SG_ECONFLICT && mutation_worker_id(m)) {
+        /* the operator resolves a conflict against the record as it is now */
+        sg_worker *cur;
+        if (sg_workers_get(ctx->store, txn, mutation_worker_id(m), &ctx->arena->allocator, &cur) == 0)
+          result_set_record(r, &cur->base);
+        r->revision = 0;
+      }
+    }
+  }
+  sg_status_finish_violations(&st);
+  r->status = sg_status_to_pb(ctx, &st);
+  return r->status ? r : NULL;
+}
+
+static int sync_push(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                     ProtobufCMessage **resp) {
+  const Shegong__V1__PushRequest *req = (const void *)req_msg;
+  sg_store *s = ctx->store;
+  char why[SG_WHY_MAX];
+  if (!req->client_id[0]) sg_status_violation(ctx->st, "client_id", "required");
+  else if (strlen(req->client_id) > SG_ID_MAX_BYTES ||
+           sg_validate_text(req->client_id, SG_ID_MAX_BYTES, why, sizeof why))
+    sg_status_violation(ctx->st, "client_id", "printable text of at most %d bytes", SG_ID_MAX_BYTES);
+  if (req->n_mutations > SG_PUSH_MAX)
+    sg_status_violation(ctx->st, "mutations", "at most %d per push", SG_PUSH_MAX);
+  for (size_t i = 0; i < req->n_mutations && i < SG_PUSH_MAX; i++) {
+    const char *id = req->mutations[i]->mutation_id;
+    if (!id[0] || strlen(id) > SG_ID_MAX_BYTES || sg_validate_text(id, SG_ID_MAX_BYTES, why, sizeof why)) {
+      char field[48];
+      snprintf(field, sizeof field, "mutations[%zu].mutation_id", i);
+      sg_status_violation(ctx->st, field, "required: printable text of at most %d bytes",
+                          SG_ID_MAX_BYTES);
+    }
+  }
+  if (ctx->st->n_violations) return SG_EINVAL;
+
+  Shegong__V1__PushResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return SG_ENOMEM;
+  shegong__v1__push_response__init(r);
+  r->results = sg_arena_alloc(ctx->arena, (req->n_mutations + 1) * sizeof *r->results);
+  if (!r->results) return SG_ENOMEM;
+  size_t cid_len = strlen(req->client_id);
+  for (size_t i = 0; i < req->n_mutations; i++) {
+    const Shegong__V1__Mutation *m = req->mutations[i];
+    /* idempotency key: client id, NUL, mutation id */
+    size_t mid_len = strlen(m->mutation_id);
+    uint8_t key[2 * SG_ID_MAX_BYTES + 1];
+    memcpy(key, req->client_id, cid_len);
+    key[cid_len] = 0;
+    memcpy(key + cid_len + 1, m->mutation_id, mid_len);
+    MDB_val k = {cid_len + 1 + mid_len, key}, v;
+    int rc = mdb_get(txn, s->idempotency, &k, &v);
+    Shegong__V1__MutationResult *res;
+    if (rc == 0) {
+      res = (Shegong__V1__MutationResult *)protobuf_c_message_unpack(
+          &shegong__v1__mutation_result__descriptor, &ctx->arena->allocator, v.mv_size, v.mv_data);
+      if (!res) return sg_status_set(ctx->st, SG_EDATALOSS, "stored outcome of %s is damaged",
+                                     m->mutation_id);
+      res->replayed = 1;
+    } else if (rc != MDB_NOTFOUND) {
+      return sg_store_err(rc, "read idempotency");
+    } else {
+      if (!(res = apply_mutation(ctx, txn, m))) return SG_ENOMEM;
+      /* the first outcome is the answer to every replay, unless it was the
+       * server's own trouble (full disk, internal error): that is retried */
+      int code = res->status->code;
+      if (code == SHEGONG__V1__CODE__INTERNAL || code == SHEGONG__V1__CODE__RESOURCE_EXHAUSTED ||
+          code == SHEGONG__V1__CODE__UNAVAILABLE || code == SHEGONG__V1__CODE__DATA_LOSS ||
+          code == SHEGONG__V1__CODE__DEADLINE_EXCEEDED) {
+        r->results[r->n_results++] = res;
+        continue;
+      }
+      size_t n = protobuf_c_message_get_packed_size(&res->base);
+      v.mv_size = n;
+      if ((rc = mdb_put(txn, s->idempotency, &k, &v, MDB_RESERVE)))
+        return sg_store_err(rc, "record idempotency");
+      protobuf_c_message_pack(&res->base, v.mv_data);
+    }
+    r->results[r->n_results++] = res;
+  }
+  int rc = sg_store_head_revision(s, txn, &r->head_revision);
+  if (rc) return rc;
+  *resp = &r->base;
+  return 0;
+}
+
+const sg_method_impl sg_svc_sync[] = {
+    {"/shegong.v1.Sync/Pull", SG_METHOD_READ, sync_pull},
+    {"/shegong.v1.Sync/Snapshot", SG_METHOD_READ, sync_snapshot},
+    {"/shegong.v1.Sync/Push", SG_METHOD_WRITE, sync_push},
+    {NULL, 0, NULL},
+};

@@ -1,0 +1,677 @@
+/*
+ * End-to-end tests of the command-line tools: the real `shegong` and
+ * `shegong-demo` binaries against a real shegongd, run without a shell and
+ * with their output captured. Exit codes are exact (0 ok, 1 call failed,
+ * 2 usage), and so are the status names on stderr.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#ifndef SHEGONG_CLI_PATH
+#error "SHEGONG_CLI_PATH must be defined by the build"
+#endif
+#ifndef SHEGONG_DEMO_PATH
+#error "SHEGONG_DEMO_PATH must be defined by the build"
+#endif
+
+#define STABLE_COLUMNS "id,name,id_number,unit_code,role,hire_date,status"
+#define MAX_ARGS 40
+#define MAX_KEEP 8
+
+typedef struct fx {
+  hs_server srv, srv2;
+  char *out, *err; /* of the last run */
+  int code;
+  char *keep[MAX_KEEP]; /* outputs kept past the next run */
+  size_t n_keep;
+  int done;
+} fx;
+
+static int start(hs_server *s) {
+  if (hs_server_start(s, NULL, NULL) == 0) return 0;
+  hs_server_cleanup(s);
+  return -1;
+}
+
+static int setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  if (start(&f->srv)) {
+    free(f);
+    return -1;
+  }
+  *state = f;
+  return 0;
+}
+
+static int run_demo(hs_server *s, const char *seed, char **out, char **err) {
+  const char *argv[] = {SHEGONG_DEMO_PATH, "--server", s->addr, "--seed", seed, "--towns", "2",
+                        "--workers", "200", "--quiet", NULL};
+  return hs_run(argv, NULL, out, err, 0);
+}
+
+/* A server with the demo district loaded: seed 1, two towns, 200 workers. */
+static int setup_demo(void **state) {
+  if (setup(state)) return -1;
+  fx *f = *state;
+  char *out = NULL, *err = NULL;
+  int code = run_demo(&f->srv, "1", &out, &err);
+  if (code != 0) {
+    fprintf(stderr, "shegong-demo exited with %d\nstdout: %s\nstderr: %s\n", code, out, err);
+    hs_server_print_log(&f->srv, 40);
+    hs_server_cleanup(&f->srv);
+    free(f);
+    *state = NULL;
+  }
+  free(out);
+  free(err);
+  return code == 0 ? 0 : -1;
+}
+
+static int stop_checked(hs_server *s, int print_log) {
+  if (s->pid <= 0) return 0;
+  if (!hs_server_alive(s)) {
+    fprintf(stderr, "[cli] the server died during the test\n");
+    hs_server_print_log(s, 60);
+    return -1;
+  }
+  int code = hs_server_stop(s);
+  if (code != 0) fprintf(stderr, "[cli] the server exited with %d on SIGTERM, not 0\n", code);
+  if (code != 0 || print_log) hs_server_print_log(s, 60);
+  return code == 0 ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  fx *f = *state;
+  if (!f) return 0;
+  int rc = 0;
+  if (!f->done && (f->out || f->err))
+    fprintf(stderr, "[cli] last command exited %d\n--- stdout ---\n%s--- stderr ---\n%s---\n",
+            f->code, f->out ? f->out : "", f->err ? f->err : "");
+  if (stop_checked(&f->srv2, !f->done)) rc = -1;
+  if (stop_checked(&f->srv, !f->done)) rc = -1;
+  hs_server_cleanup(&f->srv2);
+  hs_server_cleanup(&f->srv);
+  free(f->out);
+  free(f->err);
+  for (size_t i = 0; i < f->n_keep; i++) free(f->keep[i]);
+  free(f);
+  return rc;
+}
+
+static fx *FX(void **state) { return *state; }
+
+/* ------------------------------------------------------------------------ */
+/* Running the CLI. */
+
+/* Runs `shegong ARGS...` (NULL-terminated) with SHEGONG_SERVER=server. */
+static int vrun(fx *f, const char *server, va_list ap) {
+  const char *argv[MAX_ARGS + 2];
+  size_t n = 0;
+  argv[n++] = SHEGONG_CLI_PATH;
+  const char *a;
+  while ((a = va_arg(ap, const char *)) != NULL) {
+    assert_true(n < MAX_ARGS);
+    argv[n++] = a;
+  }
+  argv[n] = NULL;
+  free(f->out);
+  free(f->err);
+  f->out = f->err = NULL;
+  f->code = hs_run(argv, server, &f->out, &f->err, 0);
+  assert_non_null(f->out);
+  assert_non_null(f->err);
+  return f->code;
+}
+
+static int run(fx *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  int code = vrun(f, f->srv.addr, ap);
+  va_end(ap);
+  return code;
+}
+
+static int run_at(fx *f, const char *server, ...) {
+  va_list ap;
+  va_start(ap, server);
+  int code = vrun(f, server, ap);
+  va_end(ap);
+  return code;
+}
+
+static void expect_code(fx *f, int want) {
+  if (f->code != want)
+    print_message("exit %d, want %d\n--- stdout ---\n%s--- stderr ---\n%s---\n", f->code, want,
+                  f->out, f->err);
+  assert_int_equal(f->code, want);
+}
+
+static void expect_out(fx *f, const char *needle) {
+  if (!strstr(f->out, needle)) print_message("stdout lacks \"%s\":\n%s", needle, f->out);
+  assert_non_null(strstr(f->out, needle));
+}
+
+static void expect_err(fx *f, const char *needle) {
+  if (!strstr(f->err, needle)) print_message("stderr lacks \"%s\":\n%s", needle, f->err);
+  assert_non_null(strstr(f->err, needle));
+}
+
+static char *keep(fx *f, const char *s) {
+  assert_true(f->n_keep < MAX_KEEP);
+  char *c = strdup(s);
+  assert_non_null(c);
+  f->keep[f->n_keep++] = c;
+  return c;
+}
+
+/*
+ * The value of `key` in "key  value" output (the table form of one
+ * message), copied into buf; NULL when there is no such line.
+ */
+static const char *kv_get(const char *text, const char *key, char *buf, size_t len) {
+  size_t kl = strlen(key);
+  for (const char *line = text; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t ll = end ? (size_t)(end - line) : strlen(line);
+    if (ll > kl && strncmp(line, key, kl) == 0 && line[kl] == ' ') {
+      const char *v = line + kl;
+      while (*v == ' ') v++;
+      size_t vl = (size_t)(line + ll - v);
+      if (vl >= len) vl = len - 1;
+      memcpy(buf, v, vl);
+      buf[vl] = '\0';
+      return buf;
+    }
+    line = end ? end + 1 : NULL;
+  }
+  return NULL;
+}
+
+static void expect_kv(fx *f, const char *key, const char *want) {
+  char buf[256];
+  const char *got = kv_get(f->out, key, buf, sizeof buf);
+  if (!got || strcmp(got, want) != 0)
+    print_message("%s is \"%s\", want \"%s\" in:\n%s", key, got ? got : "(absent)", want, f->out);
+  assert_non_null(got);
+  assert_string_equal(got, want);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ID numbers and display width. */
+
+static void make_idno(char out[19], const char *first17) {
+  static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  int sum = 0;
+  assert_int_equal(strlen(first17), 17);
+  for (int i = 0; i < 17; i++) sum += (first17[i] - '0') * weight[i];
+  snprintf(out, 19, "%s%c", first17, "10X98765432"[sum % 11]);
+}
+
+/* Decodes one UTF-8 code point at p (assumed valid); returns its length. */
+static size_t utf8_cp(const unsigned char *p, uint32_t *cp) {
+  if (p[0] < 0x80) {
+    *cp = p[0];
+    return 1;
+  }
+  if ((p[0] & 0xE0) == 0xC0 && p[1]) {
+    *cp = (uint32_t)(p[0] & 0x1F) << 6 | (p[1] & 0x3F);
+    return 2;
+  }
+  if ((p[0] & 0xF0) == 0xE0 && p[1] && p[2]) {
+    *cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+    return 3;
+  }
+  if ((p[0] & 0xF8) == 0xF0 && p[1] && p[2] && p[3]) {
+    *cp = (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 |
+          (uint32_t)(p[2] & 0x3F) << 6 | (p[3] & 0x3F);
+    return 4;
+  }
+  *cp = 0xFFFD;
+  return 1;
+}
+
+/* Wide in a terminal: the CJK blocks the register's text uses. */
+static int is_wide(uint32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3000 && cp <= 0x303F) ||
+         (cp >= 0xFF01 && cp <= 0xFF60);
+}
+
+static int is_cjk(uint32_t cp) { return cp >= 0x4E00 && cp <= 0x9FFF; }
+
+/*
+ * The byte offset in line (up to its '\n') where display column col
+ * begins; -1 when col falls inside a wide character or past the end.
+ */
+static long offset_of_column(const char *line, size_t col) {
+  size_t w = 0, off = 0;
+  while (line[off] && line[off] != '\n') {
+    if (w == col) return (long)off;
+    if (w > col) return -1;
+    uint32_t cp;
+    size_t n = utf8_cp((const unsigned char *)line + off, &cp);
+    w += is_wide(cp) ? 2 : 1;
+    off += n;
+  }
+  return w == col ? (long)off : -1;
+}
+
+/* The byte offset of header column `name` (headers are ASCII); -1 if absent. */
+static long header_column(const char *header, const char *name) {
+  size_t nl = strlen(name);
+  for (const char *p = header; *p && *p != '\n'; p++) {
+    if ((p == header || p[-1] == ' ') && strncmp(p, name, nl) == 0 &&
+        (p[nl] == ' ' || p[nl] == '\n' || p[nl] == '\0'))
+      return (long)(p - header);
+  }
+  return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_cli_hello(void **state) {
+  fx *f = FX(state);
+  run(f, "hello", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "server_version", SHEGONG_VERSION);
+  expect_kv(f, "protocol_version", "1");
+  expect_kv(f, "max_frame_bytes", "4194304");
+  assert_string_equal(f->err, "");
+  /* no district yet: no district line */
+  char buf[64];
+  assert_null(kv_get(f->out, "district_code", buf, sizeof buf));
+
+  run(f, "-o", "json", "hello", NULL);
+  expect_code(f, 0);
+  expect_out(f, "\"protocol_version\": 1");
+  expect_out(f, "\"max_frame_bytes\": 4194304");
+  expect_out(f, "\"server_version\": \"" SHEGONG_VERSION "\"");
+  assert_int_equal(f->out[0], '{');
+
+  /* --server instead of the environment */
+  run_at(f, NULL, "--server", f->srv.addr, "-o", "json", "hello", NULL);
+  expect_code(f, 0);
+  expect_out(f, "\"protocol_version\": 1");
+
+  run(f, "-o", "csv", "hello", NULL);
+  expect_code(f, 0);
+  assert_int_equal(strncmp(f->out, "server_version,protocol_version,", 32), 0);
+  assert_int_equal(hs_count_lines(f->out), 2);
+
+  run(f, "--version", NULL);
+  expect_code(f, 0);
+  expect_out(f, "shegong " SHEGONG_VERSION);
+  f->done = 1;
+}
+
+static void test_cli_demo_deterministic(void **state) {
+  fx *f = FX(state);
+  assert_int_equal(start(&f->srv2), 0);
+  char *out = NULL, *err = NULL;
+  int code = run_demo(&f->srv, "1", &out, &err);
+  if (code) print_message("demo: %d\n%s%s", code, out, err);
+  assert_int_equal(code, 0);
+  assert_string_equal(out, ""); /* --quiet */
+  free(out);
+  free(err);
+  code = run_demo(&f->srv2, "1", &out, &err);
+  assert_int_equal(code, 0);
+  free(out);
+  free(err);
+  /* a second load finds the district there and exits 0 */
+  code = run_demo(&f->srv, "1", &out, &err);
+  if (code) print_message("demo again: %d\n%s%s", code, out, err);
+  assert_int_equal(code, 0);
+  free(out);
+  free(err);
+  /* without --quiet it says so */
+  const char *argv[] = {SHEGONG_DEMO_PATH, "--seed", "1", "--towns", "2", "--workers", "200", NULL};
+  code = hs_run(argv, f->srv.addr, &out, &err, 0);
+  assert_int_equal(code, 0);
+  if (!strstr(out, "already loaded")) print_message("demo said: %s", out);
+  assert_non_null(strstr(out, "already loaded"));
+  free(out);
+  free(err);
+
+  run(f, "-o", "csv", "--columns", STABLE_COLUMNS, "worker", "list", "--include-left", NULL);
+  expect_code(f, 0);
+  char *a = keep(f, f->out);
+  run_at(f, f->srv2.addr, "-o", "csv", "--columns", STABLE_COLUMNS, "worker", "list",
+         "--include-left", NULL);
+  expect_code(f, 0);
+  char *b = keep(f, f->out);
+  assert_int_equal(strncmp(a, STABLE_COLUMNS "\n", strlen(STABLE_COLUMNS) + 1), 0);
+  assert_int_equal(hs_count_lines(a), 201); /* header + 200 workers, leavers included */
+  assert_string_equal(a, b);
+
+  /* the reload added nobody */
+  run(f, "-o", "csv", "--columns", "id", "worker", "list", "--include-left", NULL);
+  expect_code(f, 0);
+  assert_int_equal(hs_count_lines(f->out), 201);
+
+  /* the units too */
+  run(f, "-o", "csv", "--columns", "id,kind,code,name,parent_code,households,residents", "unit",
+      "list", "320602001", NULL);
+  expect_code(f, 0);
+  a = keep(f, f->out);
+  run_at(f, f->srv2.addr, "-o", "csv", "--columns",
+         "id,kind,code,name,parent_code,households,residents", "unit", "list", "320602001", NULL);
+  expect_code(f, 0);
+  assert_true(hs_count_lines(a) > 2);
+  assert_string_equal(a, f->out);
+  f->done = 1;
+}
+
+static void test_cli_lists(void **state) {
+  fx *f = FX(state);
+  run(f, "unit", "list", NULL);
+  expect_code(f, 0);
+  expect_out(f, "和平桥街道");
+  expect_out(f, "任港街道");
+  expect_out(f, "320602001");
+  expect_out(f, "320602002");
+  assert_int_equal(hs_count_lines(f->out), 3); /* header and two towns */
+  assert_true(header_column(f->out, "code") >= 0);
+  assert_true(header_column(f->out, "name") >= 0);
+
+  run(f, "worker", "list", "--town", "320602001", NULL);
+  expect_code(f, 0);
+  const char *table = keep(f, f->out);
+  size_t rows = hs_count_lines(table) - 1;
+  assert_true(rows >= 10);
+  long c_name = header_column(table, "name");
+  long c_gender = header_column(table, "gender");
+  long c_idno = header_column(table, "id_number");
+  long c_town = header_column(table, "town_code");
+  assert_true(c_name >= 0);
+  assert_true(c_gender > c_name);
+  assert_true(c_idno > c_gender);
+  assert_true(c_town > c_idno);
+
+  /* every row: the columns after Chinese text start at the header's display column */
+  const char *line = strchr(table, '\n') + 1;
+  size_t checked = 0;
+  int widths_differ = 0;
+  long first_name_width = -1;
+  while (*line) {
+    long on = offset_of_column(line, (size_t)c_name);
+    long og = offset_of_column(line, (size_t)c_gender);
+    long oi = offset_of_column(line, (size_t)c_idno);
+    long ot = offset_of_column(line, (size_t)c_town);
+    if (on < 0 || og < 0 || oi < 0 || ot < 0)
+      print_message("misaligned row: %.*s\n", (int)strcspn(line, "\n"), line);
+    assert_true(on >= 0 && og >= 0 && oi >= 0 && ot >= 0);
+    uint32_t cp;
+    /* the name is Chinese */
+    utf8_cp((const unsigned char *)line + on, &cp);
+    assert_true(is_cjk(cp));
+    /* gender follows it: 男 or 女, after at least two spaces */
+    assert_true(strncmp(line + og, "男", 3) == 0 || strncmp(line + og, "女", 3) == 0);
+    assert_int_equal(line[og - 1], ' ');
+    assert_int_equal(line[og - 2], ' ');
+    /* the ID number starts exactly at its column */
+    assert_int_equal(line[oi - 1], ' ');
+    for (int k = 0; k < 17; k++) assert_true(line[oi + k] >= '0' && line[oi + k] <= '9');
+    assert_true((line[oi + 17] >= '0' && line[oi + 17] <= '9') || line[oi + 17] == 'X');
+    assert_true(strncmp(line + ot, "320602001", 9) == 0);
+    /* names of different widths must occur for the check to mean anything */
+    long nw = 0;
+    for (long k = on; line[k] != ' '; k += (long)utf8_cp((const unsigned char *)line + k, &cp))
+      nw += 1;
+    if (first_name_width < 0) first_name_width = nw;
+    else if (nw != first_name_width) widths_differ = 1;
+    checked++;
+    const char *nl = strchr(line, '\n');
+    if (!nl) break;
+    line = nl + 1;
+  }
+  assert_int_equal(checked, rows);
+  assert_true(widths_differ);
+
+  /* CSV: a header and one row per worker, as many as the JSON has */
+  run(f, "-o", "csv", "worker", "list", "--town", "320602001", NULL);
+  expect_code(f, 0);
+  assert_int_equal(strncmp(f->out, "id,", 3), 0);
+  size_t csv_rows = hs_count_lines(f->out) - 1;
+  run(f, "-o", "json", "worker", "list", "--town", "320602001", NULL);
+  expect_code(f, 0);
+  size_t json_workers = hs_count_substr(f->out, "\"id\": ");
+  assert_int_equal(csv_rows, json_workers);
+  assert_int_equal(csv_rows, rows);
+  assert_null(strstr(f->out, "next_page_token"));
+  run(f, "-o", "csv", "--columns", "id", "worker", "list", "--town", "320602001", NULL);
+  expect_code(f, 0);
+  assert_int_equal(hs_count_lines(f->out) - 1, rows);
+  assert_int_equal(strncmp(f->out, "id\n", 3), 0);
+
+  /* the other town and the whole district add up (a page is 500, so this crosses none) */
+  run(f, "-o", "csv", "--columns", "id", "worker", "list", "--town", "320602002", NULL);
+  expect_code(f, 0);
+  size_t town2 = hs_count_lines(f->out) - 1;
+  run(f, "-o", "csv", "--columns", "id", "worker", "list", NULL);
+  expect_code(f, 0);
+  size_t all = hs_count_lines(f->out) - 1;
+  assert_int_equal(rows + town2, all);
+  assert_true(all < 200); /* leavers are left out */
+  /* pages of 7 through the CLI's own paging give the same rows */
+  run(f, "-o", "csv", "--columns", "id", "worker", "list", "--page-size", "7", NULL);
+  expect_code(f, 0);
+  assert_int_equal(hs_count_lines(f->out), 8);
+  f->done = 1;
+}
+
+static void test_cli_worker_lifecycle(void **state) {
+  fx *f = FX(state);
+  char idno[19];
+  make_idno(idno, "11010119880808135");
+  run(f, "worker", "add", "--name", "李四", "--id-number", idno, "--unit", "320602001001",
+      "--category", "居民区社工", "--role", "全科社工", "--hire-date", "2020-01-01", "--education",
+      "本科", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "name", "李四");
+  expect_kv(f, "id_number", idno);
+  expect_kv(f, "version", "1");
+  expect_kv(f, "gender", "男");
+  expect_kv(f, "birth_date", "1988-08-08");
+  expect_kv(f, "education", "本科");
+  expect_kv(f, "category", "居民区社工");
+  expect_kv(f, "role", "全科社工");
+  expect_kv(f, "unit_code", "320602001001");
+  expect_kv(f, "town_code", "320602001");
+  expect_kv(f, "status", "在岗");
+  char idbuf[32];
+  assert_non_null(kv_get(f->out, "id", idbuf, sizeof idbuf));
+  char *id = keep(f, idbuf);
+  assert_true(strtoull(id, NULL, 10) > 0);
+
+  run(f, "worker", "show", id, NULL);
+  expect_code(f, 0);
+  expect_kv(f, "id", id);
+  expect_kv(f, "name", "李四");
+  run(f, "worker", "show", "--id-number", idno, NULL);
+  expect_code(f, 0);
+  expect_kv(f, "id", id);
+
+  /* update without --expected-version: the CLI reads it */
+  run(f, "worker", "update", id, "--phone", "13812345678", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "version", "2");
+  expect_kv(f, "phone", "13812345678");
+  expect_kv(f, "name", "李四");
+
+  /* a stale version */
+  run(f, "worker", "update", id, "--expected-version", "1", "--phone", "13900000000", NULL);
+  expect_code(f, 1);
+  expect_err(f, "ABORTED");
+  assert_string_equal(f->out, "");
+  run(f, "-o", "json", "worker", "show", id, NULL);
+  expect_code(f, 0);
+  expect_out(f, "\"version\": \"2\"");
+  expect_out(f, "\"phone\": \"13812345678\"");
+
+  /* the right version given explicitly */
+  run(f, "worker", "update", id, "--expected-version", "2", "--party-member", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "version", "3");
+  expect_kv(f, "party_member", "是");
+
+  run(f, "worker", "leave", id, "--date", "2024-01-01", "--reason", "个人原因", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "status", "离职");
+  expect_kv(f, "leave_date", "2024-01-01");
+  expect_kv(f, "leave_reason", "个人原因");
+  expect_kv(f, "version", "4");
+
+  /* gone from the list, there with --include-left */
+  run(f, "-o", "csv", "--columns", "id,name", "worker", "list", "--unit", "320602001001", NULL);
+  expect_code(f, 0);
+  assert_null(strstr(f->out, "李四"));
+  run(f, "-o", "csv", "--columns", "id,name", "worker", "list", "--unit", "320602001001",
+      "--include-left", NULL);
+  expect_code(f, 0);
+  expect_out(f, "李四");
+
+  /* a leaver cannot leave again, nor be updated */
+  run(f, "worker", "leave", id, "--date", "2024-02-01", "--reason", "再次", NULL);
+  expect_code(f, 1);
+  expect_err(f, "FAILED_PRECONDITION");
+  run(f, "worker", "update", id, "--phone", "13900000000", NULL);
+  expect_code(f, 1);
+  expect_err(f, "FAILED_PRECONDITION");
+  f->done = 1;
+}
+
+static void test_cli_units_and_errors(void **state) {
+  fx *f = FX(state);
+  /* a small district through the CLI */
+  run(f, "unit", "add", "--kind", "DISTRICT", "--code", "320602", "--name", "崇川区", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "code", "320602");
+  run(f, "unit", "add", "--kind", "街道", "--code", "320602001", "--name", "和平桥街道", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "kind", "街镇");
+  run(f, "unit", "add", "--kind", "community", "--code", "320602001001", "--name", "桃园社区",
+      "--households", "1200", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "parent_code", "320602001");
+  expect_kv(f, "households", "1200");
+  run(f, "unit", "show", "320602001001", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "name", "桃园社区");
+  run(f, "unit", "add", "--kind", "TOWN", "--code", "320602001", "--name", "重复", NULL);
+  expect_code(f, 1);
+  expect_err(f, "ALREADY_EXISTS");
+  run(f, "unit", "add", "--kind", "TOWN", "--code", "32060200", "--name", "短码", NULL);
+  expect_code(f, 1);
+  expect_err(f, "INVALID_ARGUMENT");
+  expect_err(f, "unit.code");
+  run(f, "unit", "show", "320602009", NULL);
+  expect_code(f, 1);
+  expect_err(f, "NOT_FOUND");
+
+  /* a bad ID number (the right one with its check character changed): the call fails */
+  char bad[19];
+  make_idno(bad, "11010119880808135");
+  bad[17] = bad[17] == '0' ? '1' : '0';
+  run(f, "worker", "add", "--name", "李四", "--id-number", bad, "--unit", "320602001001",
+      "--category", "居民区社工", "--role", "全科社工", "--hire-date", "2020-01-01", NULL);
+  expect_code(f, 1);
+  expect_err(f, "INVALID_ARGUMENT");
+  expect_err(f, "worker.id_number");
+  assert_string_equal(f->out, "");
+
+  /* several bad fields: each is reported */
+  run(f, "worker", "add", "--name", "李四", "--id-number", bad, "--unit", "320602001001",
+      "--category", "居民区社工", "--role", "全科社工", "--hire-date", "2020-02-30", "--phone",
+      "12345", NULL);
+  expect_code(f, 1);
+  expect_err(f, "worker.id_number");
+  expect_err(f, "worker.hire_date");
+  expect_err(f, "worker.phone");
+
+  /* usage errors exit 2, before any call */
+  run(f, "worker", "add", "--no-such-flag", "x", NULL);
+  expect_code(f, 2);
+  run(f, "worker", "add", "--education", "博士后", NULL);
+  expect_code(f, 2);
+  run(f, "worker", "add", "--level", "abc", NULL);
+  expect_code(f, 2);
+  run(f, "frobnicate", "list", NULL);
+  expect_code(f, 2);
+  run(f, "worker", "frobnicate", NULL);
+  expect_code(f, 2);
+  run(f, "unit", "remove", "320602", NULL);
+  expect_code(f, 2);
+  run(f, "--no-such-option", "x", "hello", NULL);
+  expect_code(f, 2);
+  run(f, "-o", "xml", "hello", NULL);
+  expect_code(f, 2);
+  run(f, "--timeout", "0", "hello", NULL);
+  expect_code(f, 2);
+  run(f, "worker", NULL);
+  expect_code(f, 2);
+  run(f, NULL);
+  expect_code(f, 2);
+  run(f, "worker", "show", "abc", NULL);
+  expect_code(f, 2);
+  run(f, "worker", "show", NULL);
+  expect_code(f, 2);
+  run(f, "worker", "update", "5", NULL); /* no field to change */
+  expect_code(f, 2);
+  run(f, "worker", "update", "5", "--expected-version", "x", "--phone", "13812345678", NULL);
+  expect_code(f, 2);
+  run(f, "worker", "leave", NULL);
+  expect_code(f, 2);
+  run(f, "--columns", "shoe_size", "unit", "list", NULL);
+  expect_code(f, 2);
+
+  /* calls that fail exit 1 */
+  run(f, "worker", "show", "999999", NULL);
+  expect_code(f, 1);
+  expect_err(f, "NOT_FOUND");
+  run(f, "worker", "update", "999999", "--phone", "13812345678", NULL);
+  expect_code(f, 1);
+  expect_err(f, "NOT_FOUND");
+  run(f, "worker", "leave", "999999", "--date", "2024-01-01", "--reason", "个人原因", NULL);
+  expect_code(f, 1);
+  expect_err(f, "NOT_FOUND");
+  run(f, "worker", "list", "--unit", "320602001999", NULL);
+  expect_code(f, 1);
+  expect_err(f, "NOT_FOUND");
+
+  /* nobody listening */
+  int port = hs_free_port();
+  assert_true(port > 0);
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+  run_at(f, addr, "hello", NULL);
+  expect_code(f, 1);
+  expect_err(f, "UNAVAILABLE");
+  run_at(f, NULL, "--server", addr, "worker", "show", "1", NULL);
+  expect_code(f, 1);
+  expect_err(f, "UNAVAILABLE");
+  f->done = 1;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_cli_hello, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_demo_deterministic, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_lists, setup_demo, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_worker_lifecycle, setup_demo, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_units_and_errors, setup, teardown),
+  };
+  /* SG_TEST_FILTER=test_restart (a pattern with * and ?) runs some tests only */
+  const char *filter = getenv("SG_TEST_FILTER");
+  if (filter && *filter) cmocka_set_test_filter(filter);
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
