@@ -757,12 +757,48 @@ static rowset rows_of(const ProtobufCMessage *msg, const ProtobufCFieldDescripto
   return rs;
 }
 
+/*
+ * Keeps the entries of l that columns names, in that order (a field not set
+ * is shown empty). SG_EINVAL when a name is not a field of d.
+ */
+static int pick_columns(kvlist *l, const ProtobufCMessageDescriptor *d, const char *names) {
+  kvlist picked = {0};
+  const char *p = names;
+  while (*p) {
+    while (*p == ' ' || *p == ',') p++;
+    const char *start = p;
+    while (*p && *p != ',') p++;
+    size_t n = (size_t)(p - start);
+    while (n && start[n - 1] == ' ') n--;
+    if (n == 0) continue;
+    char name[128];
+    if (n >= sizeof name) goto bad;
+    for (size_t i = 0; i < n; i++) name[i] = start[i] == '-' ? '_' : start[i];
+    name[n] = '\0';
+    if (!protobuf_c_message_descriptor_get_field_by_name(d, name)) goto bad;
+    const char *val = "";
+    for (size_t i = 0; i < l->n; i++)
+      if (strcmp(l->v[i].key, name) == 0) val = l->v[i].val;
+    kv_add(&picked, name, val);
+  }
+  kv_free(l);
+  *l = picked;
+  return 0;
+bad:
+  kv_free(&picked);
+  return SG_EINVAL;
+}
+
 static int print_table(sbuf *out, const ProtobufCMessage *msg, const sg_print_opts *o,
                        sbuf *cell) {
   const ProtobufCFieldDescriptor *rf = rows_field(msg->descriptor);
   kvlist extra = {0};
   if (!rf) {
     collect(&extra, msg, "", o->hide, NULL, cell);
+    if (o->columns && pick_columns(&extra, msg->descriptor, o->columns)) {
+      kv_free(&extra);
+      return SG_EINVAL;
+    }
     if (extra.n == 0) sb_puts(out, "(empty)\n");
     put_fields(out, &extra, 1);
     int oom = extra.oom;

@@ -1688,8 +1688,12 @@ static int raw_connect_rcvbuf(fx *f, int port, int rcvbuf) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   assert_true(fd >= 0);
   if (rcvbuf > 0) assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-  assert_true(f->n_fds < MAX_FDS);
-  f->fds[f->n_fds++] = fd;
+  size_t slot = f->n_fds;
+  for (size_t i = 0; i < f->n_fds; i++)
+    if (f->fds[i] < 0) slot = i;
+  assert_true(slot < MAX_FDS);
+  f->fds[slot] = fd;
+  if (slot == f->n_fds) f->n_fds++;
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
@@ -2051,36 +2055,58 @@ static void test_proto_duplicate_call_id(void **state) {
   raw_send(fd, both, na + nb);
   free(both);
 
+  /*
+   * The duplicate is refused: either on its call_id, the connection staying
+   * open and the first call answered too, or as a connection error on call 0,
+   * the connection closing. Either way the second request is not applied.
+   */
   raw_in in;
   raw_in_init(&in);
   raw_read(fd, &in, 2, 0, 10000);
-  assert_int_equal(in.n, 2);
-  int ok = 0, dup = 0;
+  assert_true(in.n >= 1 && in.n <= 2);
+  int ok = 0, dup = 0, conn_err = 0;
   for (size_t i = 0; i < in.n; i++) {
-    assert_int_equal(in.frames[i]->call_id, 9);
-    if (frame_code(in.frames[i]) == C_OK) {
+    const sg_frame *fr = in.frames[i];
+    if (fr->call_id == 0) {
+      assert_int_equal(frame_code(fr), C_INVALID);
+      conn_err++;
+      continue;
+    }
+    assert_int_equal(fr->call_id, 9);
+    if (frame_code(fr) == C_OK) {
       ok++;
-      worker_t *w = shegong__v1__worker__unpack(NULL, in.frames[i]->payload.len,
-                                                in.frames[i]->payload.data);
+      worker_t *w = shegong__v1__worker__unpack(NULL, fr->payload.len, fr->payload.data);
       assert_non_null(w);
-      assert_string_equal(w->id_number, a);
+      assert_string_equal(w->id_number, a); /* the first request's answer, never the second's */
       shegong__v1__worker__free_unpacked(w, NULL);
-    } else if (frame_code(in.frames[i]) == C_INVALID) {
+    } else {
+      assert_int_equal(frame_code(fr), C_INVALID);
       dup++;
     }
   }
-  assert_int_equal(ok, 1);
-  assert_int_equal(dup, 1);
+  assert_int_equal(dup + conn_err, 1);
+  assert_true(ok <= 1);
+  if (dup) assert_int_equal(ok, 1); /* the connection stayed open: the first call is answered */
   raw_in_free(&in);
   raw_close(f, fd);
 
-  /* the duplicate was not applied */
+  /* the duplicate was not applied; the first was (it was queued before the duplicate came) */
   sg_status st;
   Shegong__V1__GetWorkerRequest g = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
   g.id_number = b;
   call_fails(f->c, "Workers/Get", &g.base, C_NOT_FOUND, &st);
-  worker_t *r = worker_get_idno(f->c, a);
-  free_msg(r);
+  /* (its answer may not have been sent: poll until the writer has committed it) */
+  unsigned long long deadline = hs_now_ms() + 5000;
+  int found = 0;
+  while (!found && hs_now_ms() < deadline) {
+    Shegong__V1__GetWorkerRequest ga = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+    ga.id_number = a;
+    ProtobufCMessage *resp = NULL;
+    found = sg_call(f->c, "Workers/Get", &ga.base, &resp, CALL_MS, &st) == 0;
+    free_msg(resp);
+    if (!found) hs_sleep_ms(10);
+  }
+  assert_true(found);
   f->done = 1;
 }
 
@@ -2477,6 +2503,8 @@ static void test_restart(void **state) {
   free_msg(r);
 
   for (size_t i = 0; i < 3; i++) free_msg(before[i]);
+  sg_client_close(f->c2); /* an idle client would only make the server wait for it */
+  f->c2 = NULL;
   code = hs_server_stop(&f->srv2);
   assert_int_equal(code, 0);
   f->done = 1;
@@ -2550,6 +2578,9 @@ static int log_has(const hs_server *s, const char *text, int timeout_ms) {
 static void sigterm_round(fx *f, size_t *acked_out, size_t *stored_out) {
   tree t;
   make_tree(f->c, &t);
+  /* only the raw connection below stays open: an idle one would make the stop wait for it */
+  sg_client_close(f->c);
+  f->c = NULL;
   enum { N = 1000 };
   static char ids[N][19];
   static int acked_by_call[N];
@@ -2643,8 +2674,6 @@ static void test_sigterm_mid_pipeline(void **state) {
   for (int round = 0; round < ROUNDS; round++) {
     if (round > 0) {
       /* a fresh server for this round */
-      sg_client_close(f->c);
-      f->c = NULL;
       hs_server_cleanup(&f->srv2);
       hs_server_cleanup(&f->srv);
       assert_int_equal(hs_server_start(&f->srv, NULL, NULL), 0);

@@ -14,8 +14,10 @@
 #include <string.h>
 
 #include "arena.h"
+#include "log.h"
 #include "msgparse.h"
 #include "print.h"
+#include "replica.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
@@ -27,6 +29,8 @@
 
 typedef struct cli {
   const char *server;
+  const char *replica_dir;
+  sg_replica *replica;
   const char *columns;
   sg_print_opts print;
   int timeout_ms;
@@ -42,6 +46,8 @@ static void usage(FILE *f) {
         "  --columns LIST      comma-separated fields to show (table, csv)\n"
         "  --timeout MS        per-call deadline (default 30000)\n"
         "  --token-file F      bearer token file (or $SHEGONG_TOKEN_FILE, $SHEGONG_TOKEN)\n"
+        "  --replica DIR       work on a town's local copy (or $SHEGONG_REPLICA): reads and\n"
+        "                      changes work offline; `sync` exchanges them with the server\n"
         "commands:\n"
         "  hello                                 server version and limits\n"
         "  unit add --kind K --code C --name N [--households N --residents N\n"
@@ -55,6 +61,13 @@ static void usage(FILE *f) {
         "              [--page-size N --page-token T]\n"
         "  worker update ID [--expected-version V] --FIELD VALUE ...\n"
         "  worker leave ID --date YYYY-MM-DD --reason TEXT [--expected-version V]\n"
+        "  changes [--town CODE] [--since REV] [--limit N]   the changelog\n"
+        "  admin compact --keep N                drop all but the newest N changes\n"
+        "with --replica DIR:\n"
+        "  replica init --town CODE              make DIR a copy of a town (needs the server)\n"
+        "  sync                                  push the outbox, then pull until current\n"
+        "  status | outbox | conflicts           what the copy holds and waits for\n"
+        "  conflicts resolve MUTATION_ID --mine|--server\n"
         "Fields take the names of docs/PROTOCOL.md (--id-number or --id_number);\n"
         "enums take names or Chinese labels (--education 本科, --role secretary).\n",
         f);
@@ -107,12 +120,42 @@ static int connect_cli(cli *c) {
   return 0;
 }
 
+/* Opens the replica named by --replica, once. */
+static int open_replica(cli *c) {
+  if (c->replica) return 0;
+  sg_status st;
+  if (sg_replica_open(&c->replica, c->replica_dir, &st) != 0) {
+    print_status("replica", &st);
+    return -1;
+  }
+  /* a replica remembers its server: --server and $SHEGONG_SERVER still win */
+  if (!c->server && sg_replica_server(c->replica)[0]) c->server = sg_replica_server(c->replica);
+  return 0;
+}
+
+/* One call, to the replica when there is one, else to the server. */
+static int do_call(cli *c, const char *method, const ProtobufCMessage *req,
+                   ProtobufCMessage **resp, sg_status *st) {
+  if (c->replica_dir) {
+    if (open_replica(c)) {
+      sg_status_set(st, SG_EUNAVAIL, "the replica cannot be opened");
+      return SG_EUNAVAIL;
+    }
+    return sg_replica_call(c->replica, method, req, resp, st);
+  }
+  if (!c->client && connect_cli(c)) {
+    sg_status_set(st, SG_EUNAVAIL, "no connection");
+    return SG_EUNAVAIL;
+  }
+  return sg_call(c->client, method, req, resp, c->timeout_ms, st);
+}
+
 /* One call; prints the answer or the error. Returns an exit code. */
 static int call_print(cli *c, const char *method, const ProtobufCMessage *req) {
-  if (!c->client && connect_cli(c)) return EXIT_CALL;
+  if (!c->replica_dir && !c->client && connect_cli(c)) return EXIT_CALL;
   ProtobufCMessage *resp;
   sg_status st;
-  if (sg_call(c->client, method, req, &resp, c->timeout_ms, &st) != 0) {
+  if (do_call(c, method, req, &resp, &st) != 0) {
     print_status(method, &st);
     return EXIT_CALL;
   }
@@ -126,21 +169,67 @@ static int call_print(cli *c, const char *method, const ProtobufCMessage *req) {
 }
 
 /*
+ * Prints the rows of several answers of one type (pages of a list, messages
+ * of a stream) as one answer: the rows are put, for the printing, into the
+ * last one, whose other fields (the final token, the head revision) stand.
+ */
+static int print_pages(cli *c, ProtobufCMessage **pages, size_t n_pages) {
+  int code = 0;
+  size_t total = 0;
+  ProtobufCMessage *last = pages[n_pages - 1];
+  const ProtobufCMessageDescriptor *d = last->descriptor;
+  const ProtobufCFieldDescriptor *rows = NULL;
+  for (unsigned i = 0; i < d->n_fields; i++)
+    if (d->fields[i].label == PROTOBUF_C_LABEL_REPEATED &&
+        d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+      rows = &d->fields[i];
+  if (!rows) return sg_print_message(stdout, last, &c->print) ? EXIT_CALL : 0;
+  for (size_t p = 0; p < n_pages; p++) total += *(size_t *)((char *)pages[p] + rows->quantifier_offset);
+  void **all = total ? malloc(total * sizeof *all) : NULL;
+  size_t *n_last = (size_t *)((char *)last + rows->quantifier_offset);
+  void ***arr_last = (void ***)((char *)last + rows->offset);
+  size_t k = 0;
+  if (total && !all) code = EXIT_CALL;
+  for (size_t p = 0; all && p < n_pages; p++) {
+    size_t n = *(size_t *)((char *)pages[p] + rows->quantifier_offset);
+    void **arr = *(void ***)((char *)pages[p] + rows->offset);
+    for (size_t i = 0; i < n; i++) all[k++] = arr[i];
+  }
+  if (code == 0) {
+    size_t saved_n = *n_last;
+    void **saved_arr = *arr_last;
+    *n_last = total;
+    *arr_last = all;
+    int rc = sg_print_message(stdout, last, &c->print);
+    *n_last = saved_n;
+    *arr_last = saved_arr;
+    if (rc == SG_EINVAL) {
+      fprintf(stderr, "shegong: --columns names a field the answer does not have\n");
+      code = EXIT_USAGE;
+    } else if (rc) {
+      code = EXIT_CALL;
+    }
+  }
+  free(all);
+  return code;
+}
+
+/*
  * Lists every page: sends the request again with each next_page_token and
  * prints the rows of all pages as one answer. The list response has one
  * repeated message field and a next_page_token: found by descriptor.
  */
 static int call_list_all(cli *c, const char *method, ProtobufCMessage *req) {
-  if (!c->client && connect_cli(c)) return EXIT_CALL;
+  if (!c->replica_dir && !c->client && connect_cli(c)) return EXIT_CALL;
   const ProtobufCFieldDescriptor *tok_req =
       protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "page_token");
   ProtobufCMessage **pages = NULL;
-  size_t n_pages = 0, total = 0;
+  size_t n_pages = 0;
   int code = 0;
   for (;;) {
     ProtobufCMessage *resp;
     sg_status st;
-    if (sg_call(c->client, method, req, &resp, c->timeout_ms, &st) != 0) {
+    if (do_call(c, method, req, &resp, &st) != 0) {
       print_status(method, &st);
       code = EXIT_CALL;
       break;
@@ -159,43 +248,7 @@ static int call_list_all(cli *c, const char *method, ProtobufCMessage *req) {
     if (!tok || !tok[0]) break;
     *(const char **)((char *)req + tok_req->offset) = tok;
   }
-  if (code == 0 && n_pages) {
-    /* the rows of every page, as if in the last page (whose token is empty) */
-    ProtobufCMessage *last = pages[n_pages - 1];
-    const ProtobufCMessageDescriptor *d = last->descriptor;
-    const ProtobufCFieldDescriptor *rows = NULL;
-    for (unsigned i = 0; i < d->n_fields; i++)
-      if (d->fields[i].label == PROTOBUF_C_LABEL_REPEATED &&
-          d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
-        rows = &d->fields[i];
-    for (size_t p = 0; p < n_pages; p++) total += *(size_t *)((char *)pages[p] + rows->quantifier_offset);
-    void **all = total ? malloc(total * sizeof *all) : NULL;
-    size_t *n_last = (size_t *)((char *)last + rows->quantifier_offset);
-    void ***arr_last = (void ***)((char *)last + rows->offset);
-    size_t k = 0;
-    if (total && !all) code = EXIT_CALL;
-    for (size_t p = 0; all && p < n_pages; p++) {
-      size_t n = *(size_t *)((char *)pages[p] + rows->quantifier_offset);
-      void **arr = *(void ***)((char *)pages[p] + rows->offset);
-      for (size_t i = 0; i < n; i++) all[k++] = arr[i];
-    }
-    if (code == 0) {
-      size_t saved_n = *n_last;
-      void **saved_arr = *arr_last;
-      *n_last = total;
-      *arr_last = all;
-      int rc = sg_print_message(stdout, last, &c->print);
-      *n_last = saved_n;
-      *arr_last = saved_arr;
-      if (rc == SG_EINVAL) {
-        fprintf(stderr, "shegong: --columns names a field the answer does not have\n");
-        code = EXIT_USAGE;
-      } else if (rc) {
-        code = EXIT_CALL;
-      }
-    }
-    free(all);
-  }
+  if (code == 0 && n_pages) code = print_pages(c, pages, n_pages);
   for (size_t p = 0; p < n_pages; p++) protobuf_c_message_free_unpacked(pages[p], NULL);
   free(pages);
   return code;
@@ -314,12 +367,11 @@ static int cmd_unit(cli *c, const char *verb, int argc, char **argv) {
 
 /* Reads worker id's current version, for an update without --expected-version. */
 static int current_version(cli *c, uint64_t id, uint64_t *version) {
-  if (!c->client && connect_cli(c)) return EXIT_CALL;
   Shegong__V1__GetWorkerRequest req = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
   req.id = id;
   ProtobufCMessage *resp;
   sg_status st;
-  if (sg_call(c->client, "Workers/Get", &req.base, &resp, c->timeout_ms, &st) != 0) {
+  if (do_call(c, "Workers/Get", &req.base, &resp, &st) != 0) {
     print_status("Workers/Get", &st);
     return EXIT_CALL;
   }
@@ -402,11 +454,156 @@ static int cmd_worker(cli *c, const char *verb, int argc, char **argv) {
   return EXIT_USAGE;
 }
 
+/* The changelog: a Sync/Pull stream, printed as one table. */
+static int cmd_changes(cli *c, int argc, char **argv) {
+  Shegong__V1__PullRequest req = SHEGONG__V1__PULL_REQUEST__INIT;
+  const char *pos[1];
+  int n_pos, rc;
+  if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+    return rc;
+  if (c->replica_dir) {
+    fprintf(stderr, "shegong: changes reads the server's changelog; drop --replica\n");
+    return EXIT_USAGE;
+  }
+  if (!c->client && connect_cli(c)) return EXIT_CALL;
+  sg_status st;
+  uint32_t id;
+  if (sg_call_send(c->client, "Sync/Pull", &req.base, c->timeout_ms, &id, &st) != 0) {
+    print_status("Sync/Pull", &st);
+    return EXIT_CALL;
+  }
+  ProtobufCMessage **msgs = NULL;
+  size_t n = 0;
+  int code = 0;
+  for (;;) {
+    ProtobufCMessage *m;
+    int r = sg_stream_next(c->client, id, &m, c->timeout_ms, &st);
+    if (r == 1) break;
+    if (r < 0) {
+      print_status("Sync/Pull", &st);
+      code = EXIT_CALL;
+      break;
+    }
+    ProtobufCMessage **grown = realloc(msgs, (n + 1) * sizeof *grown);
+    if (!grown) {
+      protobuf_c_message_free_unpacked(m, NULL);
+      code = EXIT_CALL;
+      break;
+    }
+    msgs = grown;
+    msgs[n++] = m;
+  }
+  if (code == 0 && n) code = print_pages(c, msgs, n);
+  for (size_t i = 0; i < n; i++) protobuf_c_message_free_unpacked(msgs[i], NULL);
+  free(msgs);
+  return code;
+}
+
+static int cmd_admin(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[1];
+  int n_pos, rc;
+  if (strcmp(verb, "compact") == 0) {
+    Shegong__V1__CompactRequest req = SHEGONG__V1__COMPACT_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (!req.keep) {
+      fprintf(stderr, "shegong: admin compact --keep N (the newest N changes stay)\n");
+      return EXIT_USAGE;
+    }
+    return call_print(c, "Admin/Compact", &req.base);
+  }
+  fprintf(stderr, "shegong: admin compact, not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
+static int print_and_free(cli *c, ProtobufCMessage *m) {
+  int rc = sg_print_message(stdout, m, &c->print);
+  protobuf_c_message_free_unpacked(m, NULL);
+  return rc ? EXIT_CALL : 0;
+}
+
+/* Commands about the local copy itself: init, sync, status, outbox, conflicts. */
+static int cmd_replica(cli *c, const char *noun, int argc, char **argv) {
+  if (!c->replica_dir) {
+    fprintf(stderr, "shegong: %s works on a replica: give --replica DIR\n", noun);
+    return EXIT_USAGE;
+  }
+  if (open_replica(c)) return EXIT_CALL;
+  sg_status st;
+  int rc;
+  if (strcmp(noun, "replica") == 0) {
+    const char *town = NULL;
+    if (argc == 3 && strcmp(argv[0], "init") == 0 && strcmp(argv[1], "--town") == 0)
+      town = argv[2];
+    if (!town) {
+      fprintf(stderr, "shegong: replica init --town CODE\n");
+      return EXIT_USAGE;
+    }
+    if (!c->client && connect_cli(c)) return EXIT_CALL;
+    if ((rc = sg_replica_init(c->replica, c->client, c->server ? c->server : SG_DEFAULT_SERVER,
+                              town, &st))) {
+      print_status("replica init", &st);
+      return EXIT_CALL;
+    }
+    Shegong__V1__ReplicaStatus *s;
+    if (sg_replica_status(c->replica, &s, &st)) {
+      print_status("replica status", &st);
+      return EXIT_CALL;
+    }
+    return print_and_free(c, &s->base);
+  }
+  if (strcmp(noun, "sync") == 0) {
+    if (argc) {
+      fprintf(stderr, "shegong: sync takes no arguments\n");
+      return EXIT_USAGE;
+    }
+    if (!c->client && connect_cli(c)) return EXIT_CALL;
+    Shegong__V1__SyncReport *rep;
+    rc = sg_replica_sync(c->replica, c->client, &rep, &st);
+    /* what was done before a failure is done: say so either way */
+    if (rep) print_and_free(c, &rep->base);
+    if (rc) {
+      print_status("sync", &st);
+      return EXIT_CALL;
+    }
+    return 0;
+  }
+  if (strcmp(noun, "status") == 0 || strcmp(noun, "outbox") == 0 ||
+      (strcmp(noun, "conflicts") == 0 && argc == 0)) {
+    ProtobufCMessage *m = NULL;
+    if (noun[0] == 's') rc = sg_replica_status(c->replica, (Shegong__V1__ReplicaStatus **)&m, &st);
+    else if (noun[0] == 'o') rc = sg_replica_outbox(c->replica, (Shegong__V1__OutboxList **)&m, &st);
+    else rc = sg_replica_conflicts(c->replica, (Shegong__V1__ConflictList **)&m, &st);
+    if (rc) {
+      print_status(noun, &st);
+      return EXIT_CALL;
+    }
+    return print_and_free(c, m);
+  }
+  if (strcmp(noun, "conflicts") == 0 && argc == 3 && strcmp(argv[0], "resolve") == 0 &&
+      (strcmp(argv[2], "--mine") == 0 || strcmp(argv[2], "--server") == 0)) {
+    if ((rc = sg_replica_resolve(c->replica, argv[1], strcmp(argv[2], "--mine") == 0, &st))) {
+      print_status("conflicts resolve", &st);
+      return EXIT_CALL;
+    }
+    printf("conflict %s resolved: %s\n", argv[1],
+           strcmp(argv[2], "--mine") == 0 ? "your change is queued for the next sync"
+                                          : "the server's record stands");
+    return 0;
+  }
+  fprintf(stderr, "shegong: conflicts [resolve MUTATION_ID --mine|--server]\n");
+  return EXIT_USAGE;
+}
+
 int main(int argc, char **argv) {
   cli c;
   memset(&c, 0, sizeof c);
+  /* the replica's store logs like a server; a command line wants only trouble */
+  sg_log_set_level(SG_LOG_WARN);
   sg_arena_init(&c.arena, 16u << 20);
   c.server = getenv("SHEGONG_SERVER");
+  c.replica_dir = getenv("SHEGONG_REPLICA");
+  if (c.replica_dir && !*c.replica_dir) c.replica_dir = NULL;
   c.timeout_ms = 30000;
   c.print.format = SG_FORMAT_TABLE;
   int i = 1;
@@ -424,6 +621,8 @@ int main(int argc, char **argv) {
       return EXIT_USAGE;
     } else if (strcmp(a, "--server") == 0) {
       c.server = argv[++i];
+    } else if (strcmp(a, "--replica") == 0) {
+      c.replica_dir = argv[++i];
     } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
       int f = sg_format_from_name(argv[++i]);
       if (f < 0) {
@@ -463,6 +662,12 @@ int main(int argc, char **argv) {
     req.client = "shegong-cli/" SHEGONG_VERSION;
     req.protocol_version = SG_PROTOCOL_VERSION;
     code = call_print(&c, "Admin/Hello", &req.base);
+  } else if (strcmp(noun, "changes") == 0) {
+    code = cmd_changes(&c, argc - i, argv + i);
+  } else if (strcmp(noun, "replica") == 0 || strcmp(noun, "sync") == 0 ||
+             strcmp(noun, "status") == 0 || strcmp(noun, "outbox") == 0 ||
+             strcmp(noun, "conflicts") == 0) {
+    code = cmd_replica(&c, noun, argc - i, argv + i);
   } else if (i >= argc) {
     fprintf(stderr, "shegong: %s needs a verb\n", noun);
     code = EXIT_USAGE;
@@ -472,12 +677,16 @@ int main(int argc, char **argv) {
   } else if (strcmp(noun, "worker") == 0) {
     const char *verb = argv[i++];
     code = cmd_worker(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "admin") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_admin(&c, verb, argc - i, argv + i);
   } else {
     fprintf(stderr, "shegong: unknown command \"%s\"\n", noun);
     usage(stderr);
     code = EXIT_USAGE;
   }
   sg_client_close(c.client);
+  sg_replica_close(c.replica);
   sg_arena_destroy(&c.arena);
   return code;
 }

@@ -21,5 +21,11 @@ int sg_units_get_by_code(sg_store *s, MDB_txn *txn, const char *code, ProtobufCA
 /* Inserts a new unit whose id, version and revision are set: SG_EEXISTS if
  * its code is taken. */
 int sg_units_insert(sg_store *s, MDB_txn *txn, const sg_unit *u);
+/*
+ * Writes u over old (the stored record with the same id, NULL if none),
+ * moving the code and parent indexes if they changed. For replicas, which
+ * take records as the server made them.
+ */
+int sg_units_replace(sg_store *s, MDB_txn *txn, const sg_unit *u, const sg_unit *old);
 
 #endif

@@ -39,3 +39,15 @@ int sg_workers_put(sg_store *s, MDB_txn *txn, const sg_worker *w, uint64_t town_
   }
   return sg_record_put(txn, s->workers, w->id, &w->base, old ? 0 : MDB_NOOVERWRITE);
 }
+
+int sg_workers_delete(sg_store *s, MDB_txn *txn, const sg_worker *w, uint64_t town_id) {
+  uint8_t d[SG_IDNO_DIGEST_BYTES], kb[8];
+  sg_store_idno_digest(s, w->id_number, d);
+  int rc;
+  if ((rc = sg_index_del(txn, s->workers_by_idno, d, sizeof d)) ||
+      (rc = sg_index_pair_del(txn, s->workers_by_unit, w->unit_id, w->id)) ||
+      (rc = sg_index_pair_del(txn, s->workers_by_town, town_id, w->id)))
+    return rc;
+  sg_key_u64(kb, w->id);
+  return sg_index_del(txn, s->workers, kb, 8);
+}

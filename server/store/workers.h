@@ -27,4 +27,7 @@ int sg_workers_find_idno(sg_store *s, MDB_txn *txn, const char *id_number, uint6
 int sg_workers_put(sg_store *s, MDB_txn *txn, const sg_worker *w, uint64_t town_id,
                    const sg_worker *old, uint64_t old_town_id);
 
+/* Removes w (as stored, in town town_id) and its index entries. */
+int sg_workers_delete(sg_store *s, MDB_txn *txn, const sg_worker *w, uint64_t town_id);
+
 #endif
