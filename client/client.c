@@ -386,6 +386,24 @@ static int finish(sg_client *c, pending *p, ProtobufCMessage **resp, sg_status *
   return rc;
 }
 
+static int send_cancel(sg_client *c, uint32_t id, sg_status *st) {
+  sg_frame f = SHEGONG__V1__FRAME__INIT;
+  f.call_id = id;
+  f.flags = SG_FLAG_CANCEL;
+  uint8_t buf[32];
+  sg_frame_write(&f, buf); /* a call id and a flag: a dozen bytes */
+  return write_all(c, buf, sg_frame_wire_size(&f), sg_now_ms() + 1000, st);
+}
+
+int sg_call_cancel(sg_client *c, uint32_t call_id, sg_status *st) {
+  if (!find_call(c, call_id)) return fail(st, SG_ENOTFOUND, "no call %s in flight%s", "with that id", NULL);
+  if (c->broken) {
+    if (st) *st = c->broken_st;
+    return sg_error_from_code(c->broken_st.code);
+  }
+  return send_cancel(c, call_id, st);
+}
+
 static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage **resp,
                     int timeout_ms, sg_status *st) {
   *resp = NULL;
@@ -415,14 +433,7 @@ static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage
       if (got) *got = id;
       drop_call(c, p);
       /* tell the server we gave up, so it can skip the work */
-      sg_frame f = SHEGONG__V1__FRAME__INIT;
-      f.call_id = id;
-      f.flags = SG_FLAG_CANCEL;
-      uint8_t buf[32];
-      if (sg_frame_wire_size(&f) <= sizeof buf) {
-        sg_frame_write(&f, buf);
-        write_all(c, buf, sg_frame_wire_size(&f), sg_now_ms() + 1000, NULL);
-      }
+      send_cancel(c, id, NULL);
       return fail(st, SG_ETIMEDOUT, "no answer within %s ms%s", "the call's", NULL);
     }
     int rc = pump(c, wait);

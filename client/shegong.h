@@ -101,6 +101,14 @@ int sg_stream_next(sg_client *c, uint32_t call_id, ProtobufCMessage **msg, int t
                    sg_status *st);
 
 /*
+ * Asks the server to stop call_id (a watch, or a write not yet applied).
+ * The call stays in flight until its final frame comes (CANCELLED, or the
+ * outcome if it was too late): keep reading it with sg_stream_next() or
+ * sg_call_recv().
+ */
+int sg_call_cancel(sg_client *c, uint32_t call_id, sg_status *st);
+
+/*
  * Sends raw bytes on the connection, for tests of the server's framing
  * checks. Not for normal use.
  */

@@ -22,6 +22,7 @@ const ProtobufCServiceDescriptor *const sg_services[] = {
 static const char *const sg_streaming_methods[] = {
     "/shegong.v1.Sync/Pull",
     "/shegong.v1.Sync/Snapshot",
+    "/shegong.v1.Sync/Watch",
     NULL,
 };
 

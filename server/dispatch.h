@@ -44,7 +44,17 @@ typedef struct sg_call_ctx {
    */
   int (*emit)(struct sg_call_ctx *ctx, const ProtobufCMessage *msg);
   void *emit_data;
+  /*
+   * Streaming methods on the network only (NULL elsewhere): keeps the call
+   * open after the handler returns, as a watch of the changes of town_id
+   * (all: every change) after revision `position`. The handler then returns
+   * SG_CALL_OPEN, and the call's final frame comes when the watch ends.
+   */
+  int (*keep_open)(struct sg_call_ctx *ctx, uint64_t town_id, int all, uint64_t position);
 } sg_call_ctx;
+
+/* A handler's answer for "the call stays open" (see keep_open). */
+#define SG_CALL_OPEN 1
 
 typedef enum sg_method_kind {
   SG_METHOD_READ = 1,  /* loop thread, read transaction */

@@ -31,6 +31,7 @@ static void usage(FILE *f) {
           "  --log-level L       debug, info, warn or error (default info)\n"
           "  --max-frame BYTES   largest frame accepted (default %u)\n"
           "  --map-size MIB      LMDB map size in MiB (default %zu)\n"
+          "  --watch-heartbeat-ms MS  progress message interval of idle watches (default 10000)\n"
           "  --version           print the version and exit\n",
           SG_FRAME_MAX_DEFAULT, SG_MAP_SIZE_DEFAULT >> 20);
 }
@@ -111,6 +112,7 @@ int main(int argc, char **argv) {
       {"data", required_argument, 0, 'd'},      {"listen", required_argument, 0, 'l'},
       {"port-file", required_argument, 0, 'p'}, {"log-level", required_argument, 0, 'L'},
       {"max-frame", required_argument, 0, 'F'}, {"map-size", required_argument, 0, 'M'},
+      {"watch-heartbeat-ms", required_argument, 0, 'W'},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -141,6 +143,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "shegongd: --map-size must be 16 to %u MiB\n", 1u << 24);
         return 2;
       }
+      break;
+    case 'W':
+      if (parse_u64(optarg, 10, 3600000, &v)) {
+        fprintf(stderr, "shegongd: --watch-heartbeat-ms must be 10 to 3600000\n");
+        return 2;
+      }
+      a.srv.heartbeat_ms = (uint32_t)v;
       break;
     case 'h': usage(stdout); return 0;
     case 'V': printf("shegongd %s\n", SHEGONG_VERSION); return 0;
@@ -181,7 +190,7 @@ int main(int argc, char **argv) {
     uv_run(&a.loop, UV_RUN_DEFAULT); /* let its handle close */
     goto out;
   }
-  /* the writer's done callback gets the app; the server is its first member's sibling */
+  sg_writer_on_batch(a.srv.writer, sg_server_after_batch, &a.srv);
   if (sg_server_listen(&a.srv, host, port) != 0) {
     sg_server_stop(&a.srv);
     sg_writer_stop(a.srv.writer, on_writer_stopped);

@@ -14,6 +14,8 @@ struct sg_writer {
   sg_writer_done_fn done;
   void *data;
   void (*on_stopped)(void *data);
+  void (*after_batch)(void *arg);
+  void *after_batch_arg;
 
   pthread_t thread;
   int thread_started;
@@ -143,12 +145,14 @@ static void on_async(uv_async_t *a) {
   w->out_head = w->out_tail = NULL;
   int exited = w->exited;
   pthread_mutex_unlock(&w->mu);
+  int any = done != NULL;
   while (done) {
     sg_job *next = done->next;
     done->next = NULL;
     w->done(done, w->data);
     done = next;
   }
+  if (any && w->after_batch) w->after_batch(w->after_batch_arg);
   if (exited && w->thread_started) {
     pthread_join(w->thread, NULL);
     w->thread_started = 0;
@@ -183,6 +187,11 @@ int sg_writer_start(sg_writer **out, uv_loop_t *loop, sg_store *store, const sg_
   w->thread_started = 1;
   *out = w;
   return 0;
+}
+
+void sg_writer_on_batch(sg_writer *w, void (*fn)(void *arg), void *arg) {
+  w->after_batch = fn;
+  w->after_batch_arg = arg;
 }
 
 void sg_writer_submit(sg_writer *w, sg_job *job) {

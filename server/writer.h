@@ -43,6 +43,9 @@ typedef void (*sg_writer_done_fn)(sg_job *job, void *data);
  */
 int sg_writer_start(sg_writer **out, uv_loop_t *loop, sg_store *store, const sg_limits *limits,
                     sg_writer_done_fn done, void *data);
+/* Calls fn(arg) on the loop thread after each batch's jobs have been handed back. */
+void sg_writer_on_batch(sg_writer *w, void (*fn)(void *arg), void *arg);
+
 /* Queues a job (loop thread). */
 void sg_writer_submit(sg_writer *w, sg_job *job);
 /*

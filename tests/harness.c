@@ -61,6 +61,18 @@ static int path_join(char *out, size_t len, const char *a, const char *b) {
   return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* In a forked child whose exec failed: says why on its stderr, exits 127. */
+static void exec_failed(const char *path) __attribute__((noreturn));
+static void exec_failed(const char *path) {
+  char msg[512];
+  int n = snprintf(msg, sizeof msg, "[harness] cannot execute %s: %s\n", path, strerror(errno));
+  if (n > 0) {
+    ssize_t w = write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    (void)w;
+  }
+  _exit(127);
+}
+
 /* ---- waiting for children --------------------------------------------- */
 
 static int decode_status(int status) {
@@ -198,10 +210,7 @@ int hs_server_start(hs_server *s, const char *data_dir, const char *const *extra
     dup2(logfd, 1);
     dup2(logfd, 2);
     execv(argv[0], (char *const *)argv);
-    static const char msg[] = "[harness] execv shegongd failed\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    _exit(127);
+    exec_failed(argv[0]);
   }
   close(logfd);
   if (nullfd >= 0) close(nullfd);
@@ -413,10 +422,7 @@ int hs_run(const char *const *argv, const char *server, char **out, char **err, 
     dup2(po[1], 1);
     dup2(pe[1], 2);
     execve(argv[0], (char *const *)argv, envp);
-    static const char msg[] = "[harness] execve failed\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
-    _exit(127);
+    exec_failed(argv[0]);
   }
   free(envp);
   if (nullfd >= 0) close(nullfd);

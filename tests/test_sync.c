@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 
 #include <cmocka.h>
 
@@ -33,7 +34,8 @@ typedef struct fx {
 /* One server with a small demo district (2 towns, 120 workers), shared by the tests. */
 static int group_setup(void **state) {
   fx *f = calloc(1, sizeof *f);
-  if (!f || hs_server_start(&f->srv, NULL, NULL) != 0) return -1;
+  static const char *const args[] = {"--watch-heartbeat-ms", "300", NULL};
+  if (!f || hs_server_start(&f->srv, NULL, args) != 0) return -1;
   const char *argv[] = {SHEGONG_DEMO_PATH, "--seed", "7", "--towns", "2", "--workers", "120",
                         "--quiet", NULL};
   char *err = NULL;
@@ -450,6 +452,117 @@ static void test_push_rejects_bad_requests(void **state) {
   protobuf_c_message_free_unpacked(resp, NULL);
 }
 
+static uint32_t open_watch(sg_client *c, const char *town, uint64_t since) {
+  Shegong__V1__WatchRequest req = SHEGONG__V1__WATCH_REQUEST__INIT;
+  req.town_code = (char *)town;
+  req.since = since;
+  uint32_t id;
+  sg_status st;
+  assert_int_equal(sg_call_send(c, "Sync/Watch", &req.base, 0, &id, &st), 0);
+  return id;
+}
+
+/* The next watch message; fails the test on an error or the end. */
+static Shegong__V1__PullResponse *next_msg(sg_client *c, uint32_t id) {
+  ProtobufCMessage *m = NULL;
+  sg_status st;
+  int rc = sg_stream_next(c, id, &m, 10000, &st);
+  if (rc != 0) fail_msg("watch: %d %s: %s", rc, sg_code_name(st.code), st.message);
+  return (Shegong__V1__PullResponse *)m;
+}
+
+static void test_watch_sends_changes_as_they_commit(void **state) {
+  fx *f = *state;
+  sg_status st;
+  pulled now;
+  assert_int_equal(pull(f->c, TOWN1, 0, 10000, &now, &st), 0);
+  uint64_t head = now.head;
+  pulled_free(&now);
+  /* the watcher has its own connection; the changes come from another */
+  sg_client *wc;
+  assert_int_equal(sg_client_connect(&wc, f->srv.addr, 5000, &st), 0);
+  uint32_t id = open_watch(wc, TOWN1, head - 2);
+  /* the backlog first: the last two revisions, as far as they concern town 1 */
+  Shegong__V1__PullResponse *m = next_msg(wc, id);
+  assert_int_equal(m->head_revision, head);
+  assert_int_equal(m->through_revision, head);
+  protobuf_c_message_free_unpacked(&m->base, NULL);
+
+  /* a change in town 2 is not for this watch; one in town 1 is */
+  Shegong__V1__Worker *w2 = first_worker_of(f->c, TOWN2), *w1 = first_worker_of(f->c, TOWN1);
+  Shegong__V1__Worker p = SHEGONG__V1__WORKER__INIT;
+  p.phone = "13566666666";
+  char *mask[] = {"phone"};
+  Shegong__V1__UpdateWorkerRequest u = SHEGONG__V1__UPDATE_WORKER_REQUEST__INIT;
+  u.worker = &p;
+  u.n_update_mask = 1;
+  u.update_mask = mask;
+  ProtobufCMessage *resp;
+  u.id = w2->id;
+  u.expected_version = w2->version;
+  assert_int_equal(sg_call(f->c, "Workers/Update", &u.base, &resp, CALL_MS, &st), 0);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  u.id = w1->id;
+  u.expected_version = w1->version;
+  assert_int_equal(sg_call(f->c, "Workers/Update", &u.base, &resp, CALL_MS, &st), 0);
+  uint64_t rev = ((Shegong__V1__Worker *)resp)->revision;
+  protobuf_c_message_free_unpacked(resp, NULL);
+  /* skip heartbeats until the change comes */
+  int got = 0;
+  for (int i = 0; i < 20 && !got; i++) {
+    m = next_msg(wc, id);
+    for (size_t k = 0; k < m->n_changes; k++) {
+      assert_true(concerns(m->changes[k], TOWN1));
+      if (m->changes[k]->revision == rev) {
+        got = 1;
+        assert_int_equal(m->changes[k]->id, w1->id);
+        assert_string_equal(m->changes[k]->worker->phone, "13566666666");
+      }
+    }
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+  }
+  assert_true(got);
+  /* idle: progress messages keep coming, with the head */
+  m = next_msg(wc, id);
+  assert_int_equal(m->n_changes, 0);
+  assert_true(m->head_revision >= rev);
+  protobuf_c_message_free_unpacked(&m->base, NULL);
+  /* cancel ends it cleanly, and the connection stays good */
+  assert_int_equal(sg_call_cancel(wc, id, &st), 0);
+  int rc;
+  do {
+    ProtobufCMessage *mm = NULL;
+    rc = sg_stream_next(wc, id, &mm, 10000, &st);
+    if (mm) protobuf_c_message_free_unpacked(mm, NULL);
+  } while (rc == 0);
+  assert_int_equal(rc, SG_ECANCELED);
+  Shegong__V1__HelloRequest h = SHEGONG__V1__HELLO_REQUEST__INIT;
+  assert_int_equal(sg_call(wc, "Admin/Hello", &h.base, &resp, CALL_MS, &st), 0);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  sg_client_close(wc);
+  protobuf_c_message_free_unpacked(&w1->base, NULL);
+  protobuf_c_message_free_unpacked(&w2->base, NULL);
+}
+
+static void test_watch_ends_when_the_server_stops(void **state) {
+  (void)state;
+  hs_server srv;
+  assert_int_equal(hs_server_start(&srv, NULL, NULL), 0);
+  sg_client *c;
+  sg_status st;
+  assert_int_equal(sg_client_connect(&c, srv.addr, 5000, &st), 0);
+  uint32_t id = open_watch(c, "", 0);
+  Shegong__V1__PullResponse *m = next_msg(c, id); /* the (empty) backlog */
+  protobuf_c_message_free_unpacked(&m->base, NULL);
+  assert_int_equal(hs_server_signal(&srv, SIGTERM), 0);
+  ProtobufCMessage *mm = NULL;
+  assert_int_equal(sg_stream_next(c, id, &mm, 10000, &st), SG_EUNAVAIL);
+  assert_non_null(strstr(st.message, "stopping"));
+  assert_int_equal(hs_server_wait(&srv, HS_STOP_TIMEOUT_MS), 0);
+  sg_client_close(c);
+  hs_server_cleanup(&srv);
+}
+
 /* Last: it compacts the shared server's changelog. */
 static void test_compaction_sends_replicas_to_a_snapshot(void **state) {
   fx *f = *state;
@@ -500,6 +613,8 @@ int main(void) {
       cmocka_unit_test(test_snapshot_equals_replayed_pull),
       cmocka_unit_test(test_push_applies_replays_and_reports_conflicts),
       cmocka_unit_test(test_push_rejects_bad_requests),
+      cmocka_unit_test(test_watch_sends_changes_as_they_commit),
+      cmocka_unit_test(test_watch_ends_when_the_server_stops),
       cmocka_unit_test(test_compaction_sends_replicas_to_a_snapshot),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

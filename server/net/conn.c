@@ -5,12 +5,23 @@
 
 #include "log.h"
 #include "net/server.h"
+#include "store/changes.h"
+#include "svc/svc.h"
 #include "timeutil.h"
 
 typedef struct inflight {
   uint32_t call_id;
   sg_job *job;
 } inflight;
+
+/* An open Sync/Watch: the changes after `position` go out as they commit. */
+typedef struct watch {
+  uint32_t call_id;
+  uint64_t town_id;
+  int all;
+  uint64_t position;
+  const char *method;
+} watch;
 
 /*
  * How long a closing connection keeps reading (and discarding) after its
@@ -35,6 +46,8 @@ struct sg_conn {
   int refs;           /* one for the handles + each job with the writer */
   inflight *calls;    /* writes queued with the writer */
   size_t n_calls, cap_calls;
+  watch *watches;
+  size_t n_watches, cap_watches;
 };
 
 typedef struct write_req {
@@ -57,8 +70,10 @@ static void conn_unref(sg_conn *c) {
   else srv->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   srv->n_conns--;
+  srv->n_watches -= c->n_watches;
   sg_frame_decoder_free(&c->dec);
   free(c->calls);
+  free(c->watches);
   free(c);
   if (srv->stopping && srv->n_conns == 0) server_drained(srv);
 }
@@ -252,6 +267,104 @@ __attribute__((format(printf, 4, 5))) static void send_error(sg_conn *c, uint32_
   send_reply(c, call_id, NULL, &st);
 }
 
+static watch *find_watch(sg_conn *c, uint32_t call_id) {
+  for (size_t i = 0; i < c->n_watches; i++)
+    if (c->watches[i].call_id == call_id) return &c->watches[i];
+  return NULL;
+}
+
+/* Ends a watch with its final frame. */
+static void end_watch(sg_conn *c, watch *w, int err, const char *why) {
+  sg_status st;
+  sg_status_clear(&st);
+  if (err) sg_status_set(&st, err, "%s", why);
+  send_reply(c, w->call_id, NULL, &st);
+  *w = c->watches[--c->n_watches];
+  c->srv->n_watches--;
+}
+
+static void on_heartbeat(uv_timer_t *t);
+
+static int keep_open(sg_call_ctx *ctx, uint64_t town_id, int all, uint64_t position) {
+  stream_target *t = ctx->emit_data;
+  sg_conn *c = t->conn;
+  sg_server *srv = c->srv;
+  if (c->n_watches == c->cap_watches) {
+    size_t cap = c->cap_watches ? c->cap_watches * 2 : 4;
+    watch *n = realloc(c->watches, cap * sizeof *n);
+    if (!n) return sg_status_set(ctx->st, SG_ENOMEM, "out of memory for a watch");
+    c->watches = n;
+    c->cap_watches = cap;
+  }
+  c->watches[c->n_watches++] = (watch){t->call_id, town_id, all, position, ctx->method};
+  srv->n_watches++;
+  if (!srv->heartbeat_started) {
+    uv_timer_init(srv->loop, &srv->heartbeat);
+    srv->heartbeat.data = srv;
+    srv->heartbeat_started = 1;
+    uint32_t ms = srv->heartbeat_ms ? srv->heartbeat_ms : 10000;
+    uv_timer_start(&srv->heartbeat, on_heartbeat, ms, ms);
+  }
+  return 0;
+}
+
+/*
+ * Sends each open watch what it has not seen (heartbeat: and an empty
+ * progress message when there is nothing). A connection whose peer is not
+ * reading is skipped: it catches up when its output drains.
+ */
+static void notify_watches(sg_server *srv, int heartbeat) {
+  if (srv->n_watches == 0 || srv->stopping) return;
+  int rc = mdb_txn_renew(srv->read_txn);
+  if (rc) {
+    sg_store_err(rc, "renew read transaction for watches");
+    return;
+  }
+  uint64_t head = 0, compacted = 0;
+  if (sg_store_head_revision(srv->store, srv->read_txn, &head) ||
+      sg_changes_compacted(srv->store, srv->read_txn, &compacted)) {
+    mdb_txn_reset(srv->read_txn);
+    return;
+  }
+  for (sg_conn *c = srv->conns; c; c = c->next) {
+    for (size_t i = 0; i < c->n_watches && !c->closing;) {
+      watch *w = &c->watches[i];
+      if ((!heartbeat && w->position >= head) || c->out_bytes > srv->limits.max_output_bytes) {
+        i++;
+        continue;
+      }
+      if (w->position < compacted) {
+        end_watch(c, w, SG_ERANGE, "the changes this watch had not sent were compacted; take a snapshot");
+        continue;
+      }
+      sg_status st;
+      sg_status_clear(&st);
+      stream_target target = {c, w->call_id};
+      sg_call_ctx ctx = {.store = srv->store, .limits = &srv->limits, .arena = &srv->read_arena,
+                         .st = &st, .peer = c->peer, .method = w->method, .emit = emit_frame,
+                         .emit_data = &target};
+      sg_call_ctx_stamp(&ctx);
+      uint64_t through;
+      int more;
+      rc = sg_sync_emit_changes(&ctx, srv->read_txn, w->town_id, w->all, w->position, 10000, head,
+                                &through, &more, !heartbeat);
+      sg_arena_reset(&srv->read_arena);
+      if (rc) {
+        if (st.code == 0) sg_status_set(&st, rc, NULL);
+        end_watch(c, w, rc, st.message);
+        continue;
+      }
+      w->position = through;
+      i++;
+    }
+  }
+  mdb_txn_reset(srv->read_txn);
+}
+
+static void on_heartbeat(uv_timer_t *t) { notify_watches(t->data, 1); }
+
+void sg_server_after_batch(void *srv) { notify_watches(srv, 0); }
+
 static inflight *find_call(sg_conn *c, uint32_t call_id) {
   for (size_t i = 0; i < c->n_calls; i++)
     if (c->calls[i].call_id == call_id) return &c->calls[i];
@@ -289,6 +402,7 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   if (e->info->server_streaming) {
     ctx.emit = emit_frame;
     ctx.emit_data = &target;
+    ctx.keep_open = keep_open;
   }
   sg_call_ctx_stamp(&ctx);
   ProtobufCMessage *resp = NULL;
@@ -300,6 +414,7 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
     rc = e->impl->handler(&ctx, srv->read_txn, req, &resp);
     /* replies never point into the map, so the txn ends before sending */
     mdb_txn_reset(srv->read_txn);
+    if (rc == SG_CALL_OPEN) return; /* a watch: its final frame comes when it ends */
   }
   if (rc == 0 && srv->read_arena.failed) rc = sg_status_set(&st, SG_ENOMEM, "call needs too much memory");
   if (rc && st.code == 0) sg_status_set(&st, rc, NULL);
@@ -322,12 +437,17 @@ static int on_frame(void *arg, sg_frame *f) {
     return 1;
   }
   if (f->flags & SG_FLAG_CANCEL) {
+    watch *w = find_watch(c, id);
+    if (w) {
+      end_watch(c, w, SG_ECANCELED, "cancelled by the client");
+      goto done;
+    }
     inflight *call = find_call(c, id);
     /* the writer skips a cancelled job it has not applied yet; its answer says which */
     if (call) atomic_store(&call->job->canceled, 1);
     goto done;
   }
-  if (find_call(c, id)) {
+  if (find_call(c, id) || find_watch(c, id)) {
     /* an answer on that id could be taken for the first call's: end the connection */
     send_error(c, 0, SG_EPROTO, "call_id %u is already in use on this connection", id);
     sg_conn_close(c);
@@ -498,8 +618,10 @@ void sg_server_stop(sg_server *srv) {
     uv_close((uv_handle_t *)&srv->listener, NULL);
     srv->listening = 0;
   }
+  if (srv->heartbeat_started) uv_close((uv_handle_t *)&srv->heartbeat, NULL);
   for (sg_conn *c = srv->conns; c; c = c->next) {
     sg_conn_stop_reading(c);
+    while (c->n_watches) end_watch(c, &c->watches[0], SG_EUNAVAIL, "the server is stopping");
     if (c->n_calls == 0) sg_conn_close(c);
   }
   if (srv->n_conns == 0) server_drained(srv);

@@ -36,6 +36,10 @@ typedef struct sg_server {
   char bound[64];      /* "127.0.0.1:7420" once listening */
   int bound_port;
   void (*on_drained)(struct sg_server *); /* all connections closed after stop */
+  uv_timer_t heartbeat;  /* progress messages to idle watches */
+  int heartbeat_started;
+  uint32_t heartbeat_ms;
+  size_t n_watches;
   uv_timer_t stop_timer; /* bounds how long stop waits for peers that do not read */
   int stop_timer_started;
   uint32_t stop_grace_ms;
@@ -59,6 +63,10 @@ void sg_server_stop(sg_server *srv);
 
 /* Called by the writer's done callback (server's data = srv). */
 void sg_server_job_done(sg_job *job, void *data);
+
+/* After each committed batch (the writer's on_batch hook, arg = srv): sends
+ * every open watch the changes it has not seen. */
+void sg_server_after_batch(void *srv);
 
 /* Accepts one connection from the listener (listener.c -> conn.c). */
 void sg_conn_accept(sg_server *srv);

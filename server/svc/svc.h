@@ -66,6 +66,17 @@ int sg_log_change(sg_call_ctx *ctx, MDB_txn *txn, int entity, int op, uint64_t r
 /* The wire Status for st, in the call's arena; NULL when out of memory. */
 Shegong__V1__Status *sg_status_to_pb(sg_call_ctx *ctx, const sg_status *st);
 
+/*
+ * Emits the changes of town_id (all: every change) after `since`, at most
+ * `limit`, as PullResponse messages through ctx->emit; the last message
+ * carries head, more, and through_revision (also returned in *through).
+ * quiet_if_none: when there is no change to send, send nothing at all.
+ * Memory: records live in a scratch arena, reset after each message.
+ */
+int sg_sync_emit_changes(sg_call_ctx *ctx, MDB_txn *txn, uint64_t town_id, int all,
+                         uint64_t since, uint32_t limit, uint64_t head, uint64_t *through,
+                         int *more, int quiet_if_none);
+
 /* Copies a string into the call's arena; "" for NULL. */
 char *sg_dup(sg_call_ctx *ctx, const char *s);
 

@@ -83,46 +83,84 @@ static int pull_one(void *arg, uint64_t revision) {
   return 0;
 }
 
+int sg_sync_emit_changes(sg_call_ctx *ctx, MDB_txn *txn, uint64_t town_id, int all,
+                         uint64_t since, uint32_t limit, uint64_t head, uint64_t *through,
+                         int *more, int quiet_if_none) {
+  sg_arena batch_arena;
+  sg_arena_init(&batch_arena, ctx->limits->max_call_memory);
+  pull_ctx p = {.ctx = ctx, .txn = txn, .batch_arena = &batch_arena, .limit = limit};
+  int rc;
+  if (!(p.batch = new_pull_batch(&batch_arena))) {
+    rc = SG_ENOMEM;
+    goto done;
+  }
+  rc = sg_changes_scan(ctx->store, txn, town_id, all, since, pull_one, &p);
+  if (rc || (rc = p.err)) goto done;
+  /* the last message says where the pull got to */
+  p.batch->head_revision = head;
+  p.batch->more = p.more;
+  p.batch->through_revision = p.more ? p.last : head;
+  *through = p.batch->through_revision;
+  *more = p.more;
+  if (!(quiet_if_none && p.sent == 0)) rc = ctx->emit(ctx, &p.batch->base);
+done:
+  sg_arena_destroy(&batch_arena);
+  return rc;
+}
+
+/* Checks a pull or watch position against the log; fills head. */
+static int check_since(sg_call_ctx *ctx, MDB_txn *txn, uint64_t since, uint64_t *head) {
+  uint64_t compacted;
+  int rc;
+  if ((rc = sg_changes_compacted(ctx->store, txn, &compacted)) ||
+      (rc = sg_store_head_revision(ctx->store, txn, head)))
+    return rc;
+  if (since < compacted)
+    return sg_status_set(ctx->st, SG_ERANGE,
+                         "changes through revision %llu have been compacted; take a snapshot",
+                         (unsigned long long)compacted);
+  if (since > *head)
+    return sg_status_set(ctx->st, SG_ERANGE, "since %llu is past the head revision %llu",
+                         (unsigned long long)since, (unsigned long long)*head);
+  return 0;
+}
+
 static int sync_pull(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                      ProtobufCMessage **resp) {
   const Shegong__V1__PullRequest *req = (const void *)req_msg;
   (void)resp; /* a stream: everything goes out through emit */
-  uint64_t town_id, compacted, head;
-  int all;
+  uint64_t town_id, head, through;
+  int all, more;
   int rc = resolve_town(ctx, txn, "town_code", req->town_code, &town_id, &all);
   if (rc) return rc;
   if (req->limit > SG_PULL_MAX) {
     sg_status_violation(ctx->st, "limit", "at most %d", SG_PULL_MAX);
     return SG_EINVAL;
   }
-  if ((rc = sg_changes_compacted(ctx->store, txn, &compacted)) ||
-      (rc = sg_store_head_revision(ctx->store, txn, &head)))
-    return rc;
-  if (req->since < compacted)
-    return sg_status_set(ctx->st, SG_ERANGE,
-                         "changes through revision %llu have been compacted; take a snapshot",
-                         (unsigned long long)compacted);
-  if (req->since > head)
-    return sg_status_set(ctx->st, SG_ERANGE, "since %llu is past the head revision %llu",
-                         (unsigned long long)req->since, (unsigned long long)head);
-  sg_arena batch_arena;
-  sg_arena_init(&batch_arena, ctx->limits->max_call_memory);
-  pull_ctx p = {.ctx = ctx, .txn = txn, .batch_arena = &batch_arena,
-                .limit = req->limit ? req->limit : SG_PULL_DEFAULT};
-  if (!(p.batch = new_pull_batch(&batch_arena))) {
-    rc = SG_ENOMEM;
-    goto done;
-  }
-  rc = sg_changes_scan(ctx->store, txn, town_id, all, req->since, pull_one, &p);
-  if (rc || (rc = p.err)) goto done;
-  /* the last message says where the pull got to */
-  p.batch->head_revision = head;
-  p.batch->more = p.more;
-  p.batch->through_revision = p.more ? p.last : head;
-  rc = ctx->emit(ctx, &p.batch->base);
-done:
-  sg_arena_destroy(&batch_arena);
-  return rc;
+  if ((rc = check_since(ctx, txn, req->since, &head))) return rc;
+  return sg_sync_emit_changes(ctx, txn, town_id, all, req->since,
+                              req->limit ? req->limit : SG_PULL_DEFAULT, head, &through, &more, 0);
+}
+
+static int sync_watch(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                      ProtobufCMessage **resp) {
+  const Shegong__V1__WatchRequest *req = (const void *)req_msg;
+  (void)resp;
+  if (!ctx->keep_open)
+    return sg_status_set(ctx->st, SG_EUNIMPL, "Watch needs a connection to the server");
+  uint64_t town_id, head, through;
+  int all, more;
+  int rc = resolve_town(ctx, txn, "town_code", req->town_code, &town_id, &all);
+  if (rc || (rc = check_since(ctx, txn, req->since, &head))) return rc;
+  /* the backlog first; a watcher that far behind should pull instead */
+  rc = sg_sync_emit_changes(ctx, txn, town_id, all, req->since, SG_PULL_MAX, head, &through, &more,
+                            0);
+  if (rc) return rc;
+  if (more)
+    return sg_status_set(ctx->st, SG_ERANGE, "more than %d changes behind: pull first, then watch",
+                         SG_PULL_MAX);
+  if ((rc = ctx->keep_open(ctx, town_id, all, head))) return rc;
+  return SG_CALL_OPEN;
 }
 
 /* Snapshot: batches of units and workers, emitted as they fill. */
@@ -391,5 +429,6 @@ const sg_method_impl sg_svc_sync[] = {
     {"/shegong.v1.Sync/Pull", SG_METHOD_READ, sync_pull},
     {"/shegong.v1.Sync/Snapshot", SG_METHOD_READ, sync_snapshot},
     {"/shegong.v1.Sync/Push", SG_METHOD_WRITE, sync_push},
+    {"/shegong.v1.Sync/Watch", SG_METHOD_READ, sync_watch},
     {NULL, 0, NULL},
 };
