@@ -40,6 +40,7 @@ struct sg_client {
   pending *calls;
   size_t n_calls, cap_calls;
   int broken;          /* the connection is unusable; broken_st says why */
+  int drained;         /* after breaking, what the socket still held has been read */
   sg_status broken_st;
 };
 
@@ -359,6 +360,23 @@ static int pump(sg_client *c, int wait_ms) {
   return 0;
 }
 
+/*
+ * After the connection broke (a send failed, say), answers the server sent
+ * before it went may still sit in the socket: read them all, so that a
+ * write that was applied is not reported as failed.
+ */
+static void drain(sg_client *c) {
+  c->drained = 1;
+  for (;;) {
+    struct pollfd p = {c->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) return;
+    uint8_t buf[65536];
+    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n <= 0) return;
+    if (sg_frame_decoder_feed(&c->dec, buf, (size_t)n, on_frame, c, NULL, 0) < 0) return;
+  }
+}
+
 static int finish(sg_client *c, pending *p, ProtobufCMessage **resp, sg_status *st) {
   sg_frame *f = p->answer;
   const ProtobufCMessageDescriptor *out = p->mi->method->output;
@@ -419,6 +437,10 @@ static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage
     if (want && !find_call(c, want))
       return fail(st, SG_ENOTFOUND, "no call %s in flight%s", "with that id", NULL);
     if (!want && c->n_calls == 0) return fail(st, SG_ENOTFOUND, "no call in flight%s%s", NULL, NULL);
+    if (c->broken && !c->drained) {
+      drain(c);
+      continue;
+    }
     if (c->broken) {
       pending *p = want ? find_call(c, want) : &c->calls[0];
       if (got) *got = p->call_id;
@@ -484,6 +506,10 @@ int sg_stream_next(sg_client *c, uint32_t call_id, ProtobufCMessage **msg, int t
       /* a stream's final frame carries only the status */
       if (last) protobuf_c_message_free_unpacked(last, NULL);
       return rc == 0 ? 1 : rc;
+    }
+    if (c->broken && !c->drained) {
+      drain(c);
+      continue;
     }
     if (c->broken) {
       drop_call(c, p);

@@ -127,6 +127,9 @@ static int teardown(void **state) {
 
 static fx *FX(void **state) { return *state; }
 
+static int log_has(const hs_server *s, const char *text, int timeout_ms);
+static void connect_to(sg_client **c, const hs_server *s);
+
 /* ------------------------------------------------------------------------ */
 /* Calls. */
 
@@ -1469,6 +1472,128 @@ static void test_workers_list_pages(void **state) {
   f->done = 1;
 }
 
+/*
+ * Versions count a record's changes; the revision is one counter for the
+ * whole database, moved by exactly one by every successful write and by no
+ * failed one (PROTOCOL.md §8.1).
+ */
+static void test_versions_and_revisions(void **state) {
+  fx *f = FX(state);
+  unit_t *d = unit_create(f->c, K_DISTRICT, DISTRICT, "崇川区");
+  uint64_t rev = d->revision;
+  assert_true(rev >= 1);
+  free_msg(d);
+  sg_status st;
+  unit_t *u = unit_create(f->c, K_TOWN, TOWN1, "和平桥街道");
+  assert_int_equal(u->revision, rev + 1);
+  assert_int_equal(u->version, 1);
+  free_msg(u);
+  rev++;
+  /* failed writes of each kind move nothing */
+  unit_create_fails(f->c, K_TOWN, TOWN1, "重复", C_EXISTS, &st);
+  unit_create_fails(f->c, K_COMMUNITY, "320602009001", "无主社区", C_PRECOND, &st);
+  u = unit_create(f->c, K_COMMUNITY, COMM1, "桃园社区");
+  assert_int_equal(u->revision, rev + 1);
+  free_msg(u);
+  rev++;
+
+  char a[19];
+  make_idno(a, "320602", "19900307", 123);
+  worker_t w;
+  worker_fill(&w, "张三", a, COMM1);
+  w.status = SHEGONG__V1__WORKER_STATUS__PLACEMENT;
+  worker_t *r = worker_create(f->c, &w);
+  assert_int_equal(r->revision, rev + 1);
+  assert_int_equal(r->version, 1);
+  assert_int_equal(r->status, SHEGONG__V1__WORKER_STATUS__PLACEMENT);
+  uint64_t id = r->id;
+  free_msg(r);
+  rev++;
+  worker_create_fails(f->c, &w, C_EXISTS, &st);
+  worker_t upd;
+  shegong__v1__worker__init(&upd);
+  upd.phone = (char *)"13812345678";
+  const char *mask[] = {"phone"};
+  update_fails(f->c, id, 7, &upd, mask, 1, C_ABORTED, &st);
+  r = update_ok(f->c, id, 1, &upd, mask, 1);
+  assert_int_equal(r->revision, rev + 1);
+  assert_int_equal(r->version, 2);
+  assert_int_equal(r->status, SHEGONG__V1__WORKER_STATUS__PLACEMENT); /* not in the mask */
+  free_msg(r);
+  rev++;
+  leave(f->c, id, 0, "2015-01-01", "入职前", C_INVALID, &st);
+  r = leave(f->c, id, 2, "2020-01-01", "个人原因", C_OK, &st);
+  assert_int_equal(r->revision, rev + 1);
+  assert_int_equal(r->version, 3);
+  free_msg(r);
+  rev++;
+  /* reads see the stored revision and version */
+  worker_t *g = worker_get(f->c, id);
+  assert_int_equal(g->revision, rev);
+  assert_int_equal(g->version, 3);
+  free_msg(g);
+  unit_t *t = unit_get_code(f->c, TOWN1);
+  assert_int_equal(t->version, 1); /* a worker's changes do not touch its units */
+  free_msg(t);
+  f->done = 1;
+}
+
+/* Limits on the lengths of codes in reads, and filters that list nobody. */
+static void test_read_argument_checks(void **state) {
+  fx *f = FX(state);
+  tree t;
+  make_tree(f->c, &t);
+  char a[19];
+  make_idno(a, "320602", "19900307", 123);
+  worker_t w;
+  worker_fill(&w, "张三", a, COMM1);
+  w.grid_code = (char *)GRID1;
+  free_msg(worker_create(f->c, &w));
+  sg_status st;
+  const char *long_code = "3206020010010010"; /* 16 digits */
+
+  Shegong__V1__GetUnitRequest gu = SHEGONG__V1__GET_UNIT_REQUEST__INIT;
+  gu.code = (char *)long_code;
+  call_fails(f->c, "Units/Get", &gu.base, C_INVALID, &st);
+  assert_true(has_violation(&st, "code"));
+  gu.code = (char *)"32";
+  call_fails(f->c, "Units/Get", &gu.base, C_NOT_FOUND, &st); /* malformed is just unknown */
+
+  Shegong__V1__ListUnitsRequest lu = SHEGONG__V1__LIST_UNITS_REQUEST__INIT;
+  lu.parent_code = (char *)long_code;
+  call_fails(f->c, "Units/List", &lu.base, C_INVALID, &st);
+  assert_true(has_violation(&st, "parent_code"));
+  Shegong__V1__ListUnitsRequest lk = SHEGONG__V1__LIST_UNITS_REQUEST__INIT;
+  lk.kind = (Shegong__V1__UnitKind)9;
+  call_fails(f->c, "Units/List", &lk.base, C_INVALID, &st);
+  assert_true(has_violation(&st, "kind"));
+
+  Shegong__V1__ListWorkersRequest lw = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+  lw.unit_code = (char *)long_code;
+  call_fails(f->c, "Workers/List", &lw.base, C_INVALID, &st);
+  assert_true(has_violation(&st, "unit_code"));
+  Shegong__V1__ListWorkersRequest lt = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+  lt.town_code = (char *)long_code;
+  call_fails(f->c, "Workers/List", &lt.base, C_INVALID, &st);
+  assert_true(has_violation(&st, "town_code"));
+
+  /* a district or a grid is a unit, but nobody's unit: they list nobody */
+  idlist l;
+  list_workers_all(f->c, DISTRICT, NULL, 1, 0, &l);
+  assert_int_equal(l.n, 0);
+  list_workers_all(f->c, GRID1, NULL, 1, 0, &l);
+  assert_int_equal(l.n, 0);
+  list_workers_all(f->c, COMM1, NULL, 1, 0, &l);
+  assert_int_equal(l.n, 1);
+  /* page sizes above the cap are cut, not refused */
+  Shegong__V1__ListWorkersRequest big = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+  big.page_size = 1000000;
+  Shegong__V1__ListWorkersResponse *r = call_ok(f->c, "Workers/List", &big.base);
+  assert_int_equal(r->n_workers, 1);
+  free_msg(r);
+  f->done = 1;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Pipelining. */
 
@@ -2365,6 +2490,154 @@ static void test_deadline(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* The client library when things go wrong. */
+
+/*
+ * A client-side deadline: the call gives up with DEADLINE_EXCEEDED, the
+ * server (told the same deadline) does not apply the write, and the late
+ * answer does not confuse later calls on the connection.
+ */
+static void test_client_deadline(void **state) {
+  fx *f = FX(state);
+  tree t;
+  make_tree(f->c, &t);
+  /* keep the writer busy: 2000 creates from another connection, in one write */
+  enum { N_AHEAD = 2000 };
+  size_t cap = 1u << 20, len = 0;
+  uint8_t *all = malloc(cap);
+  assert_non_null(all);
+  for (uint32_t i = 0; i < N_AHEAD; i++) {
+    char idno[19];
+    make_idno(idno, "320602", i < 1000 ? "19830303" : "19830304", i % 1000);
+    worker_t w;
+    worker_fill(&w, "排队", idno, COMM1);
+    Shegong__V1__CreateWorkerRequest req = SHEGONG__V1__CREATE_WORKER_REQUEST__INIT;
+    req.worker = &w;
+    uint8_t *one;
+    size_t n = encode_call(i + 1, "/shegong.v1.Workers/Create", &req.base, &one);
+    assert_true(len + n <= cap);
+    memcpy(all + len, one, n);
+    len += n;
+    free(one);
+  }
+  int fd = raw_connect(f, f->srv.port);
+  raw_send(fd, all, len);
+  free(all);
+  assert_true(log_has(&f->srv, "worker 1 created", 10000));
+
+  char late[19];
+  make_idno(late, "320602", "19750505", 1);
+  worker_t w;
+  worker_fill(&w, "迟到", late, COMM1);
+  Shegong__V1__CreateWorkerRequest req = SHEGONG__V1__CREATE_WORKER_REQUEST__INIT;
+  req.worker = &w;
+  ProtobufCMessage *resp = NULL;
+  sg_status st;
+  unsigned long long t0 = hs_now_ms();
+  int rc = sg_call(f->c, "Workers/Create", &req.base, &resp, 1, &st);
+  unsigned long long took = hs_now_ms() - t0;
+  if (rc != SG_ETIMEDOUT) print_status("Workers/Create with 1 ms", &st);
+  assert_int_equal(rc, SG_ETIMEDOUT);
+  assert_int_equal(st.code, SHEGONG__V1__CODE__DEADLINE_EXCEEDED);
+  assert_null(resp);
+  assert_true(took < 1000);
+  assert_int_equal(sg_client_in_flight(f->c), 0);
+
+  /* the other connection's writes all land */
+  raw_in *in = calloc(1, sizeof *in);
+  assert_non_null(in);
+  sg_frame_decoder_init(&in->dec, 8u << 20);
+  raw_read(fd, in, N_AHEAD, 0, 60000);
+  assert_int_equal(in->n, N_AHEAD);
+  raw_in_free(in);
+  free(in);
+  raw_close(f, fd);
+
+  /* the same client goes on, and the late answer (if any) went to nobody */
+  for (int k = 0; k < 3; k++) {
+    Shegong__V1__HelloResponse *h = hello(f->c);
+    assert_int_equal(h->protocol_version, 1);
+    free_msg(h);
+  }
+  /* the late write was not applied: its deadline passed in the queue */
+  Shegong__V1__GetWorkerRequest g = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+  g.id_number = late;
+  call_fails(f->c, "Workers/Get", &g.base, C_NOT_FOUND, &st);
+  f->done = 1;
+}
+
+/*
+ * Answers that have reached the client are not thrown away because a later
+ * send fails. The server answers 50 pipelined writes and goes away; the
+ * client then tries to send more, which fails (the peer is gone), and only
+ * then collects the 50 answers, which are waiting in its socket.
+ */
+static void test_client_keeps_answers_after_send_failure(void **state) {
+  fx *f = FX(state);
+  tree t;
+  make_tree(f->c, &t);
+  enum { N = 50 };
+  uint32_t cid[N];
+  char ids[N][19];
+  for (size_t i = 0; i < N; i++) {
+    make_idno(ids[i], "320602", "19860606", (unsigned)i);
+    worker_t w;
+    worker_fill(&w, "收件", ids[i], COMM1);
+    Shegong__V1__CreateWorkerRequest req = SHEGONG__V1__CREATE_WORKER_REQUEST__INIT;
+    req.worker = &w;
+    sg_status st;
+    assert_int_equal(sg_call_send(f->c, "Workers/Create", &req.base, CALL_MS, &cid[i], &st), 0);
+  }
+  /* wait until the last write is committed (a read on another connection sees it), then a
+   * little more for the answers to go out */
+  assert_true(log_has(&f->srv, "worker 50 created", 10000));
+  sg_client *other;
+  connect_to(&other, &f->srv);
+  Shegong__V1__GetWorkerRequest g = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+  g.id_number = ids[N - 1];
+  ProtobufCMessage *resp = NULL;
+  sg_status st;
+  unsigned long long deadline = hs_now_ms() + 10000;
+  while (sg_call(other, "Workers/Get", &g.base, &resp, CALL_MS, &st) != 0 && hs_now_ms() < deadline)
+    hs_sleep_ms(5);
+  assert_non_null(resp);
+  free_msg(resp);
+  sg_client_close(other);
+  hs_sleep_ms(100);
+  assert_int_equal(hs_server_kill9(&f->srv), 0);
+
+  /* sends now fail: the peer is gone */
+  int send_failed = 0;
+  for (int k = 0; k < 20 && !send_failed; k++) {
+    Shegong__V1__HelloRequest hreq = SHEGONG__V1__HELLO_REQUEST__INIT;
+    uint32_t id;
+    if (sg_call_send(f->c, "Admin/Hello", &hreq.base, CALL_MS, &id, &st) != 0) {
+      assert_int_equal(st.code, SHEGONG__V1__CODE__UNAVAILABLE);
+      send_failed = 1;
+    }
+    hs_sleep_ms(10);
+  }
+  assert_true(send_failed);
+
+  /* the answers that did arrive are still there */
+  size_t got_ok = 0;
+  for (size_t i = 0; i < N; i++) {
+    resp = NULL;
+    int rc = sg_call_recv(f->c, cid[i], &resp, 2000, &st);
+    if (rc == 0) {
+      assert_string_equal(((worker_t *)resp)->id_number, ids[i]);
+      got_ok++;
+    } else if (got_ok == i) {
+      print_message("call %zu: %s: %s (its answer was already in the client's socket)\n", i,
+                    sg_code_name(st.code), st.message);
+    }
+    free_msg(resp);
+  }
+  assert_int_equal(got_ok, N);
+  f->done = 1;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Restart and durability. */
 
 static void connect_to(sg_client **c, const hs_server *s) {
@@ -2797,8 +3070,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_workers_update_move_unit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_workers_leave, setup, teardown),
       cmocka_unit_test_setup_teardown(test_workers_list_pages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_versions_and_revisions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_read_argument_checks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pipelining_creates, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pipelining_mixed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_deadline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_keeps_answers_after_send_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_proto_zero_length, setup, teardown),
       cmocka_unit_test_setup_teardown(test_proto_too_big, setup, teardown),
       cmocka_unit_test_setup_teardown(test_proto_garbage_body, setup, teardown),
