@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "shegong/v1/auth.pb-c.h"
 #include "shegong.h"
 #include "timeutil.h"
 
@@ -41,6 +42,7 @@ struct sg_client {
   size_t n_calls, cap_calls;
   int broken;          /* the connection is unusable; broken_st says why */
   int drained;         /* after breaking, what the socket still held has been read */
+  int authed;          /* the server has taken a call with our token: full frame limit */
   sg_status broken_st;
 };
 
@@ -140,9 +142,45 @@ int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_st
   c->fd = fd;
   c->next_id = 1;
   sg_frame_decoder_init(&c->dec, SG_CLIENT_MAX_FRAME_DEFAULT);
+  const char *tok = getenv("SHEGONG_TOKEN"), *file = getenv("SHEGONG_TOKEN_FILE");
+  char secret[160];
+  int rc = 0;
+  if (tok && *tok) {
+    rc = sg_client_set_token(c, tok);
+  } else if (file && *file) {
+    rc = sg_read_token_file(file, secret, sizeof secret, st);
+    if (!rc) rc = sg_client_set_token(c, secret);
+    memset(secret, 0, sizeof secret);
+  }
+  if (rc) {
+    if (st && st->code == 0) fail(st, rc, "cannot use the token%s%s", NULL, NULL);
+    sg_client_close(c);
+    return rc;
+  }
   if (st) sg_status_clear(st);
   *out = c;
   return 0;
+}
+
+int sg_read_token_file(const char *path, char *out, size_t n, sg_status *st) {
+  FILE *f = fopen(path, "r");
+  if (!f) return fail(st, SG_EUNAUTH, "cannot read token file %s: %s", path, strerror(errno));
+  size_t got = fread(out, 1, n - 1, f);
+  fclose(f);
+  out[got] = '\0';
+  out[strcspn(out, "\r\n")] = '\0';
+  size_t len = strlen(out);
+  while (len && (out[len - 1] == ' ' || out[len - 1] == '\t')) out[--len] = '\0';
+  if (len == 0 || len > 128) return fail(st, SG_EUNAUTH, "token file %s holds no token%s", path, NULL);
+  return 0;
+}
+
+int sg_client_set_token(sg_client *c, const char *secret) {
+  char hdr[200];
+  if (snprintf(hdr, sizeof hdr, "Bearer %s", secret) >= (int)sizeof hdr) return SG_EINVAL;
+  int rc = sg_client_set_metadata(c, "authorization", hdr);
+  memset(hdr, 0, sizeof hdr);
+  return rc;
 }
 
 void sg_client_close(sg_client *c) {
@@ -281,6 +319,18 @@ int sg_call_send(sg_client *c, const char *method, const ProtobufCMessage *req, 
   f.payload.data = payload;
   f.payload.len = plen;
   size_t n = sg_frame_wire_size(&f);
+  if (!c->authed && n > SG_FRAME_PREAUTH_MAX && strcmp(mi->path, "/shegong.v1.Tokens/WhoAmI") != 0) {
+    /* a big first frame would meet the server's pre-authentication limit:
+     * make a small authenticated call first */
+    Shegong__V1__WhoAmIRequest who = SHEGONG__V1__WHO_AM_IREQUEST__INIT;
+    ProtobufCMessage *me = NULL;
+    int rc = sg_call(c, "Tokens/WhoAmI", &who.base, &me, timeout_ms, st);
+    if (me) protobuf_c_message_free_unpacked(me, NULL);
+    if (rc) {
+      free(payload);
+      return rc;
+    }
+  }
   uint8_t *buf = malloc(n);
   if (!buf) {
     free(payload);
@@ -384,6 +434,10 @@ static int finish(sg_client *c, pending *p, ProtobufCMessage **resp, sg_status *
   if (!st) st = &local;
   sg_status_clear(st);
   int rc = 0;
+  /* Hello is answered without a token: it proves nothing */
+  if ((!f->status || f->status->code != SHEGONG__V1__CODE__UNAUTHENTICATED) &&
+      strcmp(p->mi->path, "/shegong.v1.Admin/Hello") != 0)
+    c->authed = 1;
   if (f->status && f->status->code != 0) {
     st->code = f->status->code;
     snprintf(st->message, sizeof st->message, "%s", f->status->message ? f->status->message : "");

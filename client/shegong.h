@@ -48,6 +48,10 @@ typedef struct sg_client sg_client;
  * Connects to "HOST:PORT", "[IPv6]:PORT", or "HOST" (port 7420), within
  * timeout_ms (0 = 10 s). On success *out is a new client, to be closed with
  * sg_client_close().
+ *
+ * Like libpq with PGPASSWORD, the token comes from the environment unless
+ * the caller sets one: $SHEGONG_TOKEN (the secret), else the first line of
+ * the file $SHEGONG_TOKEN_FILE. A file that cannot be read is UNAUTHENTICATED.
  */
 int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_status *st);
 void sg_client_close(sg_client *c);
@@ -58,6 +62,12 @@ void sg_client_close(sg_client *c);
  * replaces its value.
  */
 int sg_client_set_metadata(sg_client *c, const char *key, const char *value);
+
+/* Sends `authorization: Bearer <secret>` with every call from now on. */
+int sg_client_set_token(sg_client *c, const char *secret);
+
+/* Reads a token secret from the first line of path into out (n >= 130). */
+int sg_read_token_file(const char *path, char *out, size_t n, sg_status *st);
 
 /* Largest frame the client will accept (default 4 MiB + 64 KiB). */
 void sg_client_set_max_frame(sg_client *c, uint32_t max_bytes);

@@ -17,6 +17,9 @@
 
 #define SG_FRAME_HEADER_BYTES 4
 #define SG_FRAME_MAX_DEFAULT (4u * 1024u * 1024u)
+/* Before a connection's first authenticated call, frames are capped lower:
+ * a stranger cannot make the server hold much (docs/PROTOCOL.md, Limits). */
+#define SG_FRAME_PREAUTH_MAX (256u * 1024u)
 #define SG_FLAG_END_STREAM 1u
 #define SG_FLAG_CANCEL 2u
 

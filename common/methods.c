@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/audit.pb-c.h"
+#include "shegong/v1/auth.pb-c.h"
 #include "shegong/v1/sync.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
@@ -15,6 +17,8 @@ const ProtobufCServiceDescriptor *const sg_services[] = {
     &shegong__v1__units__descriptor,
     &shegong__v1__workers__descriptor,
     &shegong__v1__sync__descriptor,
+    &shegong__v1__tokens__descriptor,
+    &shegong__v1__audit__descriptor,
     NULL,
 };
 

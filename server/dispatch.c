@@ -6,7 +6,8 @@
 #include "timeutil.h"
 
 static const sg_method_impl *const impl_lists[] = {sg_svc_admin, sg_svc_units, sg_svc_workers,
-                                                   sg_svc_sync, NULL};
+                                                   sg_svc_sync, sg_svc_tokens, sg_svc_audit,
+                                                   NULL};
 
 #define SG_DISPATCH_MAX 128
 static sg_dispatch_entry table[SG_DISPATCH_MAX];

@@ -28,6 +28,8 @@ typedef struct sg_limits {
   uint32_t max_connections;
 } sg_limits;
 
+struct sg_principal;
+
 /* What a handler sees of its call. */
 typedef struct sg_call_ctx {
   sg_store *store;
@@ -38,6 +40,8 @@ typedef struct sg_call_ctx {
   char now[32];        /* RFC 3339, UTC: the call's timestamp */
   char today[11];      /* YYYY-MM-DD, China Standard Time */
   const char *method;  /* the call's path, recorded in the changelog */
+  /* who is calling; NULL for local calls (a replica), which are trusted */
+  const struct sg_principal *principal;
   /*
    * Streaming methods only: sends msg as the next message of the stream,
    * before the handler returns. 0 or an SG_E* code (the peer is gone).
@@ -94,6 +98,8 @@ extern const sg_method_impl sg_svc_admin[];
 extern const sg_method_impl sg_svc_units[];
 extern const sg_method_impl sg_svc_workers[];
 extern const sg_method_impl sg_svc_sync[];
+extern const sg_method_impl sg_svc_tokens[];
+extern const sg_method_impl sg_svc_audit[];
 
 /* Fills ctx->now and ctx->today. */
 void sg_call_ctx_stamp(sg_call_ctx *ctx);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "net/server.h"
 
@@ -171,6 +172,13 @@ int main(int argc, char **argv) {
   int rc = sg_store_open(&a.srv.store, data_dir, (size_t)map_mib << 20);
   if (rc) {
     sg_error("cannot open the data directory %s: %s", data_dir, sg_strerror(rc));
+    return 1;
+  }
+  char token_path[4096];
+  if (snprintf(token_path, sizeof token_path, "%s/admin.token", data_dir) >= (int)sizeof token_path ||
+      sg_auth_bootstrap(a.srv.store, token_path) != 0) {
+    sg_error("cannot create the first admin token");
+    sg_store_close(a.srv.store);
     return 1;
   }
   if ((rc = mdb_txn_begin(a.srv.store->env, NULL, MDB_RDONLY, &a.srv.read_txn))) {

@@ -43,9 +43,24 @@ void sg_job_free(sg_job *job) {
   free(job);
 }
 
+/* The audit entry of a write, in txn: who, what, and how it ended. */
+static int audit_write(sg_writer *w, MDB_txn *txn, sg_job *j, const char *now) {
+  char target[160];
+  sg_audit_target(j->rc == 0 && j->resp ? j->resp : j->req, target, sizeof target);
+  Shegong__V1__AuditEntry e;
+  sg_audit_fill(&e, j->has_principal ? &j->principal : NULL, j->peer, j->entry->info->path, target,
+                &j->st, "write", now);
+  return sg_audit_append(w->store, txn, &e);
+}
+
 /* Applies one job in a nested transaction of parent. */
 static void apply(sg_writer *w, MDB_txn *parent, sg_job *j) {
   sg_status_clear(&j->st);
+  if (!j->entry) {
+    /* a refused call or a read of personal data: only its audit entry */
+    j->rc = sg_audit_append(w->store, parent, &j->audit);
+    return;
+  }
   if (atomic_load(&j->canceled)) {
     j->rc = sg_status_set(&j->st, SG_ECANCELED, "call cancelled before it was applied");
     return;
@@ -62,11 +77,14 @@ static void apply(sg_writer *w, MDB_txn *parent, sg_job *j) {
     return;
   }
   sg_call_ctx ctx = {.store = w->store, .limits = w->limits, .arena = &j->arena, .st = &j->st,
-                     .peer = j->peer, .method = j->entry->info->path};
+                     .peer = j->peer, .method = j->entry->info->path,
+                     .principal = j->has_principal ? &j->principal : NULL};
   sg_call_ctx_stamp(&ctx);
   j->resp = NULL;
   j->rc = j->entry->impl->handler(&ctx, child, j->req, &j->resp);
   if (j->rc == 0 && j->arena.failed) j->rc = SG_ENOMEM;
+  /* the audit entry of a change is written with it, in the same transaction */
+  if (j->rc == 0) j->rc = audit_write(w, child, j, ctx.now);
   if (j->rc == 0) {
     rc = mdb_txn_commit(child);
     child = NULL;
@@ -76,6 +94,9 @@ static void apply(sg_writer *w, MDB_txn *parent, sg_job *j) {
   if (j->rc) {
     j->resp = NULL;
     if (j->st.code == 0) sg_status_set(&j->st, j->rc, NULL);
+    sg_status_finish_violations(&j->st);
+    /* a refused change leaves its trace all the same, outside its rolled-back part */
+    if (audit_write(w, parent, j, ctx.now) != 0) sg_warn("could not audit a failed %s", j->entry->info->path);
   }
 }
 

@@ -14,13 +14,17 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "dispatch.h"
 
 typedef struct sg_job sg_job;
 struct sg_job {
   sg_job *next;
-  const sg_dispatch_entry *entry;
+  const sg_dispatch_entry *entry; /* NULL: an audit entry only (audit below) */
   sg_arena arena;              /* request and response live here */
+  sg_principal principal;      /* who asked, when has_principal */
+  int has_principal;
+  Shegong__V1__AuditEntry audit; /* entry NULL: written as is */
   ProtobufCMessage *req;
   ProtobufCMessage *resp;      /* set when applied */
   sg_status st;

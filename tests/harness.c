@@ -145,6 +145,42 @@ void hs_server_print_log(const hs_server *s, size_t lines) {
   free(log);
 }
 
+static char current_token_file[PATH_MAX];
+
+/* Servers this process started: hs_run gives a tool the token of the server it talks to. */
+#define HS_SERVERS_MAX 32
+static struct {
+  char addr[64];
+  char token_file[PATH_MAX + 16];
+} started[HS_SERVERS_MAX];
+static size_t n_started;
+
+static void remember_server(const hs_server *s) {
+  size_t i = 0;
+  while (i < n_started && strcmp(started[i].addr, s->addr) != 0) i++;
+  if (i == HS_SERVERS_MAX) i = n_started = 0; /* a test that starts that many: start over */
+  snprintf(started[i].addr, sizeof started[i].addr, "%s", s->addr);
+  snprintf(started[i].token_file, sizeof started[i].token_file, "%s", s->token_file);
+  if (i == n_started) n_started++;
+}
+
+static const char *token_file_for(const char *server) {
+  for (size_t i = 0; server && i < n_started; i++)
+    if (strcmp(started[i].addr, server) == 0) return started[i].token_file;
+  return current_token_file;
+}
+
+void hs_use_token_file(const char *path) {
+  if (path && path[0]) {
+    snprintf(current_token_file, sizeof current_token_file, "%s", path);
+    setenv("SHEGONG_TOKEN_FILE", path, 1);
+  } else {
+    current_token_file[0] = '\0';
+    unsetenv("SHEGONG_TOKEN_FILE");
+  }
+  unsetenv("SHEGONG_TOKEN");
+}
+
 static int read_port(const char *path) {
   char *txt = read_file(path, NULL);
   if (!txt) return 0;
@@ -222,6 +258,12 @@ int hs_server_start(hs_server *s, const char *data_dir, const char *const *extra
     if (port) {
       s->port = port;
       snprintf(s->addr, sizeof s->addr, "127.0.0.1:%d", port);
+      /* the admin token the server wrote at its first start: the library
+       * and the tools take it from the environment, as in production */
+      if (path_join(s->token_file, sizeof s->token_file, s->data, "admin.token") == 0) {
+        hs_use_token_file(s->token_file);
+        remember_server(s);
+      }
       return 0;
     }
     int status;
@@ -374,8 +416,8 @@ int hs_run(const char *const *argv, const char *server, char **out, char **err, 
   /* the environment, built before fork */
   size_t n_env = 0;
   while (environ[n_env]) n_env++;
-  char **envp = calloc(n_env + 2, sizeof *envp);
-  char server_var[128];
+  char **envp = calloc(n_env + 3, sizeof *envp);
+  char server_var[128], token_var[PATH_MAX + 32];
   if (!envp) return -1;
   size_t k = 0;
   for (size_t i = 0; i < n_env; i++) {
@@ -387,6 +429,11 @@ int hs_run(const char *const *argv, const char *server, char **out, char **err, 
   if (server) {
     snprintf(server_var, sizeof server_var, "SHEGONG_SERVER=%s", server);
     envp[k++] = server_var;
+  }
+  const char *tf = token_file_for(server);
+  if (tf[0]) {
+    snprintf(token_var, sizeof token_var, "SHEGONG_TOKEN_FILE=%s", tf);
+    envp[k++] = token_var;
   }
   envp[k] = NULL;
 

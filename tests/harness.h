@@ -30,7 +30,15 @@ typedef struct hs_server {
   int owns_data;             /* data lives inside tmp and goes with it */
   int port;
   char addr[64];             /* "127.0.0.1:PORT" */
+  char token_file[PATH_MAX + 16]; /* DATA/admin.token, the first admin token */
 } hs_server;
+
+/*
+ * The token file that calls from this process (through $SHEGONG_TOKEN_FILE,
+ * which libshegong reads at connect) and tools run by hs_run use; NULL
+ * for none. hs_server_start sets it to the started server's admin token.
+ */
+void hs_use_token_file(const char *path);
 
 /*
  * Starts shegongd (SHEGONGD_PATH) on 127.0.0.1 with a free port. data_dir
@@ -80,8 +88,8 @@ int hs_free_port(void);
 
 /*
  * Runs argv[0] with argv, SHEGONG_SERVER=server in its environment (unset
- * when server is NULL; SHEGONG_TOKEN and SHEGONG_TOKEN_FILE are always
- * removed), stdin from /dev/null. Collects stdout and stderr into malloc'd
+ * when server is NULL; SHEGONG_TOKEN is removed, and SHEGONG_TOKEN_FILE is
+ * the one hs_use_token_file chose, or unset), stdin from /dev/null. Collects stdout and stderr into malloc'd
  * NUL-terminated strings (*out, *err may be NULL to discard). Waits at most
  * timeout_ms (0 = HS_RUN_TIMEOUT_MS), then SIGKILLs. Returns the exit code
  * (0-255), 128+signal when killed by a signal, or -1 on timeout or failure.

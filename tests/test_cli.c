@@ -56,7 +56,7 @@ static int setup(void **state) {
 static int run_demo(hs_server *s, const char *seed, char **out, char **err) {
   const char *argv[] = {SHEGONG_DEMO_PATH, "--server", s->addr, "--seed", seed, "--towns", "2",
                         "--workers", "200", "--quiet", NULL};
-  return hs_run(argv, NULL, out, err, 0);
+  return hs_run(argv, s->addr, out, err, 0);
 }
 
 /* A server with the demo district loaded: seed 1, two towns, 200 workers. */

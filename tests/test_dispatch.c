@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "dispatch.h"
 #include "methods.h"
 
@@ -22,6 +23,15 @@ static void test_every_method_has_a_handler(void **state) {
     /* sorted, so that lookup can bisect */
     if (i) assert_true(strcmp(sg_dispatch_at(i - 1)->info->path, e->info->path) < 0);
   }
+}
+
+/* Default deny: a method the access table forgets is refused to everyone; make it visible. */
+static void test_every_method_has_an_access_rule(void **state) {
+  (void)state;
+  assert_int_equal(sg_dispatch_init(), 0);
+  for (size_t i = 0; i < sg_dispatch_count(); i++)
+    if (!sg_auth_has_rule(sg_dispatch_at(i)->info->path))
+      fail_msg("%s has no rule in auth.c's acl[]", sg_dispatch_at(i)->info->path);
 }
 
 static void test_lookup(void **state) {
@@ -52,7 +62,7 @@ static void test_lookup(void **state) {
  */
 static void test_streaming_flags_match_proto(void **state) {
   (void)state;
-  static const char *const files[] = {"admin", "units", "workers", "sync", NULL};
+  static const char *const files[] = {"admin", "units", "workers", "sync", "auth", "audit", NULL};
   size_t rpcs = 0;
   for (size_t f = 0; files[f]; f++) {
     char path[512];
@@ -80,6 +90,7 @@ static void test_streaming_flags_match_proto(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_method_has_a_handler),
+      cmocka_unit_test(test_every_method_has_an_access_rule),
       cmocka_unit_test(test_lookup),
       cmocka_unit_test(test_streaming_flags_match_proto),
   };

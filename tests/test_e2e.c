@@ -27,6 +27,7 @@
 #include "harness.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/auth.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 
@@ -1850,9 +1851,25 @@ static void raw_send(int fd, const void *data, size_t len) {
 }
 
 /* Encodes one request frame; the caller frees *out. */
+/* Raw calls carry the admin token (from $SHEGONG_TOKEN_FILE), as the library's do. */
+static void add_auth(sg_frame *fr) {
+  static char auth[200];
+  static Shegong__V1__Metadata md = SHEGONG__V1__METADATA__INIT;
+  static Shegong__V1__Metadata *mdp = &md;
+  const char *file = getenv("SHEGONG_TOKEN_FILE");
+  char secret[160];
+  if (!file || sg_read_token_file(file, secret, sizeof secret, NULL) != 0) return;
+  snprintf(auth, sizeof auth, "Bearer %s", secret);
+  md.key = "authorization";
+  md.value = auth;
+  fr->n_metadata = 1;
+  fr->metadata = &mdp;
+}
+
 static size_t encode_frame(uint32_t call_id, const char *method, const uint8_t *payload, size_t plen,
                            uint8_t **out) {
   sg_frame fr = SHEGONG__V1__FRAME__INIT;
+  add_auth(&fr);
   fr.call_id = call_id;
   fr.method = (char *)method;
   fr.flags = SG_FLAG_END_STREAM;
@@ -1943,6 +1960,21 @@ static void raw_read(int fd, raw_in *in, size_t want, int until_eof, int timeout
   }
 }
 
+/*
+ * Makes one small authenticated call on a raw connection, so that the
+ * server's full frame limit applies to it (before it, 256 KiB).
+ */
+static void raw_authenticate(int fd) {
+  Shegong__V1__WhoAmIRequest who = SHEGONG__V1__WHO_AM_IREQUEST__INIT;
+  raw_send_call(fd, 4000000000u, "/shegong.v1.Tokens/WhoAmI", &who.base);
+  raw_in in;
+  raw_in_init(&in);
+  raw_read(fd, &in, 1, 0, 5000);
+  assert_int_equal(in.n, 1);
+  assert_true(!in.frames[0]->status || in.frames[0]->status->code == 0);
+  raw_in_free(&in);
+}
+
 static int frame_code(const sg_frame *fr) { return fr->status ? (int)fr->status->code : 0; }
 
 /* The server answers one call-0 frame with `code`, then closes. */
@@ -2021,8 +2053,10 @@ static void test_proto_too_big(void **state) {
   raw_close(f, fd);
   expect_server_serves(f);
 
-  /* exactly at the limit is accepted as a length (the body then is not a Frame) */
+  /* exactly at the limit is accepted as a length (the body then is not a Frame),
+   * once the connection has made an authenticated call */
   fd = raw_connect(f, f->srv.port);
+  raw_authenticate(fd);
   static const uint8_t at[4] = {0x00, 0x40, 0x00, 0x00};
   raw_send(fd, at, sizeof at);
   /* no answer yet: the server waits for the body */
@@ -2337,6 +2371,7 @@ static void test_proto_large_frames(void **state) {
   assert_non_null(wire);
   sg_frame_write(&fr, wire);
   int fd = raw_connect(f, f->srv.port);
+  raw_authenticate(fd);
   raw_send(fd, wire, n);
   raw_in in;
   raw_in_init(&in);
@@ -2446,6 +2481,7 @@ static void test_deadline(void **state) {
     assert_true(plen <= sizeof payload);
     protobuf_c_message_pack(&req.base, payload);
     sg_frame fr = SHEGONG__V1__FRAME__INIT;
+    add_auth(&fr);
     fr.call_id = i + 1;
     fr.method = (char *)"/shegong.v1.Workers/Create";
     fr.flags = SG_FLAG_END_STREAM;
@@ -2645,6 +2681,10 @@ static void connect_to(sg_client **c, const hs_server *s) {
   int rc = sg_client_connect(c, s->addr, 5000, &st);
   if (rc) print_status("connect", &st);
   assert_int_equal(rc, 0);
+  /* this server's own admin token, whichever server started last */
+  char secret[160];
+  assert_int_equal(sg_read_token_file(s->token_file, secret, sizeof secret, &st), 0);
+  assert_int_equal(sg_client_set_token(*c, secret), 0);
 }
 
 static void test_restart(void **state) {

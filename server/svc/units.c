@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "store/units.h"
 #include "svc/svc.h"
@@ -90,6 +91,8 @@ static int units_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
   int have_district = rc == 0;
   sg_unit *parent = NULL;
   if (u->kind == SHEGONG__V1__UNIT_KIND__DISTRICT) {
+    if (ctx->principal && ctx->principal->town_id)
+      return sg_status_set(ctx->st, SG_EPERM, "a town token cannot create the district");
     if (have_district) {
       if (dlen == 6 && memcmp(dcode, u->code, 6) == 0)
         return sg_status_set(ctx->st, SG_EEXISTS, "district %s already exists", u->code);
@@ -126,6 +129,13 @@ static int units_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
     if (!parent_kind_ok(u->kind, parent->kind))
       return sg_status_set(ctx->st, SG_EPRECOND, "a %s cannot belong to %s %s", kind_name(u->kind),
                            kind_name(parent->kind), pcode);
+    /* a town's people add communities, villages and grids to their own town */
+    uint64_t town = u->kind == SHEGONG__V1__UNIT_KIND__TOWN    ? 0
+                    : u->kind == SHEGONG__V1__UNIT_KIND__GRID ? parent->parent_id
+                                                               : parent->id;
+    if (ctx->principal && ctx->principal->town_id && town == 0)
+      return sg_status_set(ctx->st, SG_EPERM, "a town token cannot create a town");
+    if ((rc = sg_authz_town(ctx, town, u->code))) return rc;
     u->parent_id = parent->id;
     u->parent_code = parent->code;
   }
@@ -181,16 +191,24 @@ static int units_get(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req
     return SG_EINVAL;
   }
   if (rc) return rc;
+  uint64_t town;
+  if ((rc = sg_unit_town_id(ctx, txn, &u->base, &town)) || (rc = sg_authz_town(ctx, town, u->code)))
+    return rc;
   *resp = &u->base;
   return 0;
 }
+
+typedef struct unit_filter {
+  int kind;
+  uint64_t only_id; /* a scoped principal listing the district's towns sees its own */
+} unit_filter;
 
 static int load_unit(sg_pager *p, uint64_t id, void **out) {
   sg_unit *u;
   int rc = sg_units_get(p->ctx->store, p->txn, id, &p->ctx->arena->allocator, &u);
   if (rc) return rc;
-  int kind = *(const int *)p->arg;
-  *out = kind && (int)u->kind != kind ? NULL : u;
+  const unit_filter *f = p->arg;
+  *out = (f->kind && (int)u->kind != f->kind) || (f->only_id && u->id != f->only_id) ? NULL : u;
   return 0;
 }
 
@@ -229,9 +247,13 @@ static int units_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *re
   if (rc == SG_ENOTFOUND) return sg_status_set(ctx->st, rc, "unit %s not found", parent_code);
   if (rc) return rc;
 
-  int kind = req->kind;
+  unit_filter filter = {req->kind, 0};
+  uint64_t town;
+  if ((rc = sg_unit_town_id(ctx, txn, &parent->base, &town))) return rc;
+  if (town == 0 && ctx->principal) filter.only_id = ctx->principal->town_id;
+  else if ((rc = sg_authz_town(ctx, town, parent->code))) return rc;
   sg_pager pg;
-  if ((rc = sg_pager_init(&pg, ctx, txn, req->page_size, load_unit, &kind))) return rc;
+  if ((rc = sg_pager_init(&pg, ctx, txn, req->page_size, load_unit, &filter))) return rc;
   rc = sg_index_pair_scan(txn, s->units_by_parent, parent->id, after, sg_pager_visit, &pg);
   if (rc || (rc = pg.err)) return rc;
   r->units = (sg_unit **)pg.items;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "store/units.h"
 #include "store/workers.h"
@@ -186,6 +187,7 @@ static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   int rc = validate_worker(ctx, txn, w, &pl);
   if (rc) return rc;
   if (ctx->st->n_violations) return SG_EINVAL;
+  if ((rc = sg_authz_town(ctx, pl.town_id, w->town_code))) return rc;
   uint64_t existing;
   rc = sg_workers_find_idno(ctx->store, txn, w->id_number, &existing);
   if (rc == 0)
@@ -223,6 +225,14 @@ static int load_worker(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id, sg_worker **
   return rc;
 }
 
+/* The town id recorded for a stored worker (its town_code's unit). */
+static int town_id_of(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64_t *out) {
+  sg_unit *t;
+  int rc = sg_units_get_by_code(ctx->store, txn, w->town_code, &ctx->arena->allocator, &t);
+  if (rc == 0) *out = t->id;
+  return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
+}
+
 static int workers_get(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                        ProtobufCMessage **resp) {
   const Shegong__V1__GetWorkerRequest *req = (const void *)req_msg;
@@ -245,6 +255,9 @@ static int workers_get(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *r
   sg_worker *w;
   int rc = load_worker(ctx, txn, id, &w);
   if (rc) return rc;
+  uint64_t town;
+  if ((rc = town_id_of(ctx, txn, w, &town)) || (rc = sg_authz_town(ctx, town, w->town_code)))
+    return rc;
   *resp = &w->base;
   return 0;
 }
@@ -263,13 +276,6 @@ static int check_version(sg_call_ctx *ctx, const sg_worker *w, uint64_t expected
   return 0;
 }
 
-/* The town id recorded for a stored worker (its town_code's unit). */
-static int town_id_of(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64_t *out) {
-  sg_unit *t;
-  int rc = sg_units_get_by_code(ctx->store, txn, w->town_code, &ctx->arena->allocator, &t);
-  if (rc == 0) *out = t->id;
-  return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
-}
 
 static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                           ProtobufCMessage **resp) {
@@ -299,7 +305,9 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
     return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu has left; the record is closed",
                          (unsigned long long)old->id);
   uint64_t old_town;
-  if ((rc = town_id_of(ctx, txn, old, &old_town))) return rc;
+  if ((rc = town_id_of(ctx, txn, old, &old_town)) ||
+      (rc = sg_authz_town(ctx, old_town, old->town_code)))
+    return rc;
 
   /* merge: copy each named field's value from the request, by descriptor */
   sg_worker *w = copy_worker(ctx, old);
@@ -326,6 +334,8 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   }
   placement pl;
   if ((rc = validate_worker(ctx, txn, w, &pl))) return rc;
+  /* moving a worker to another town is the district's (a transfer) */
+  if ((rc = sg_authz_town(ctx, pl.town_id, w->town_code))) return rc;
   if ((rc = sg_store_next_revision(ctx->store, txn, &w->revision))) return rc;
   w->version = old->version + 1;
   w->updated_at = sg_dup(ctx, ctx->now);
@@ -380,6 +390,14 @@ static int workers_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
       return SG_EINVAL;
     }
     key = u->id;
+    uint64_t town;
+    if ((rc = sg_unit_town_id(ctx, txn, &u->base, &town)) ||
+        (rc = sg_authz_town(ctx, town, code)))
+      return rc;
+  } else if (ctx->principal && ctx->principal->town_id) {
+    /* the whole district, as a town token sees it: its town */
+    index = s->workers_by_town;
+    key = ctx->principal->town_id;
   }
   Shegong__V1__ListWorkersResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
   if (!r) return SG_ENOMEM;
@@ -388,8 +406,8 @@ static int workers_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
   sg_pager pg;
   int rc = sg_pager_init(&pg, ctx, txn, req->page_size, load_worker_for_list, &include_left);
   if (rc) return rc;
-  rc = code[0] ? sg_index_pair_scan(txn, index, key, after, sg_pager_visit, &pg)
-               : sg_record_scan(txn, s->workers, after, sg_pager_visit, &pg);
+  rc = key ? sg_index_pair_scan(txn, index, key, after, sg_pager_visit, &pg)
+           : sg_record_scan(txn, s->workers, after, sg_pager_visit, &pg);
   if (rc || (rc = pg.err)) return rc;
   r->workers = (sg_worker **)pg.items;
   r->n_workers = pg.n;
@@ -427,7 +445,8 @@ static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
     return SG_EINVAL;
   }
   uint64_t town;
-  if ((rc = town_id_of(ctx, txn, old, &town))) return rc;
+  if ((rc = town_id_of(ctx, txn, old, &town)) || (rc = sg_authz_town(ctx, town, old->town_code)))
+    return rc;
   sg_worker *w = copy_worker(ctx, old);
   if (!w) return SG_ENOMEM;
   w->status = SHEGONG__V1__WORKER_STATUS__LEFT;

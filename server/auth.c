@@ -1,0 +1,355 @@
+#include "auth.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store/units.h"
+#include "timeutil.h"
+
+#define R_ADMIN (1u << SHEGONG__V1__PRINCIPAL_ROLE__DISTRICT_ADMIN)
+#define R_TOWN (1u << SHEGONG__V1__PRINCIPAL_ROLE__TOWN_OPERATOR)
+#define R_AUDITOR (1u << SHEGONG__V1__PRINCIPAL_ROLE__AUDITOR)
+#define R_SERVICE (1u << SHEGONG__V1__PRINCIPAL_ROLE__SERVICE)
+#define R_READERS (R_ADMIN | R_TOWN | R_AUDITOR)
+#define R_ANY (R_ADMIN | R_TOWN | R_AUDITOR | R_SERVICE)
+
+/*
+ * Who may call what. A method missing here is refused to everyone (and a
+ * test fails). SERVICE principals may call only the methods their token
+ * lists, and WhoAmI.
+ */
+static const struct {
+  const char *path;
+  unsigned roles;
+} acl[] = {
+    {"/shegong.v1.Admin/Compact", R_ADMIN},
+    {"/shegong.v1.Admin/Hello", R_ANY},
+    {"/shegong.v1.Audit/List", R_ADMIN | R_AUDITOR},
+    {"/shegong.v1.Sync/Pull", R_READERS},
+    {"/shegong.v1.Sync/Push", R_ADMIN | R_TOWN},
+    {"/shegong.v1.Sync/Snapshot", R_READERS},
+    {"/shegong.v1.Sync/Watch", R_READERS},
+    {"/shegong.v1.Tokens/Create", R_ADMIN},
+    {"/shegong.v1.Tokens/List", R_ADMIN | R_AUDITOR},
+    {"/shegong.v1.Tokens/Revoke", R_ADMIN},
+    {"/shegong.v1.Tokens/WhoAmI", R_ANY},
+    {"/shegong.v1.Units/Create", R_ADMIN | R_TOWN},
+    {"/shegong.v1.Units/Get", R_READERS},
+    {"/shegong.v1.Units/List", R_READERS},
+    {"/shegong.v1.Workers/Create", R_ADMIN | R_TOWN},
+    {"/shegong.v1.Workers/Get", R_READERS},
+    {"/shegong.v1.Workers/Leave", R_ADMIN | R_TOWN},
+    {"/shegong.v1.Workers/List", R_READERS},
+    {"/shegong.v1.Workers/Update", R_ADMIN | R_TOWN},
+};
+
+const char *sg_role_name(int role) {
+  switch (role) {
+  case SHEGONG__V1__PRINCIPAL_ROLE__DISTRICT_ADMIN: return "district_admin";
+  case SHEGONG__V1__PRINCIPAL_ROLE__TOWN_OPERATOR: return "town_operator";
+  case SHEGONG__V1__PRINCIPAL_ROLE__AUDITOR: return "auditor";
+  case SHEGONG__V1__PRINCIPAL_ROLE__SERVICE: return "service";
+  default: return "none";
+  }
+}
+
+int sg_auth_has_rule(const char *path) {
+  for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
+    if (strcmp(acl[i].path, path) == 0) return 1;
+  return 0;
+}
+
+int sg_auth_allowed(const sg_principal *p, const sg_dispatch_entry *e) {
+  if (p->role == SHEGONG__V1__PRINCIPAL_ROLE__SERVICE &&
+      strcmp(e->info->path, "/shegong.v1.Tokens/WhoAmI") != 0) {
+    size_t i = (size_t)(e - sg_dispatch_at(0));
+    return i < 128 && (p->methods[i / 64] >> (i % 64) & 1);
+  }
+  for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
+    if (strcmp(acl[i].path, e->info->path) == 0)
+      return p->role > 0 && p->role < 32 && (acl[i].roles >> p->role & 1);
+  return 0;
+}
+
+/* Keyed digest of a secret: the token table's key. */
+static void token_digest(const sg_store *s, const char *secret, size_t len, uint8_t out[32]) {
+  crypto_generichash(out, 32, (const unsigned char *)secret, len, s->token_key,
+                     sizeof s->token_key);
+}
+
+int sg_auth_authenticate(sg_store *s, MDB_txn *txn, const char *authorization, const char *now,
+                         sg_principal *out, sg_status *st) {
+  memset(out, 0, sizeof *out);
+  if (!authorization || !authorization[0])
+    return sg_status_set(st, SG_EUNAUTH, "this call needs `authorization: Bearer <token>`");
+  if (strncasecmp(authorization, "Bearer ", 7) != 0)
+    return sg_status_set(st, SG_EUNAUTH, "authorization must be `Bearer <token>`");
+  const char *secret = authorization + 7;
+  while (*secret == ' ') secret++;
+  size_t len = strlen(secret);
+  if (len == 0 || len > SG_TOKEN_SECRET_MAX)
+    return sg_status_set(st, SG_EUNAUTH, "the bearer token is empty or too long");
+  uint8_t d[32];
+  token_digest(s, secret, len, d);
+  uint64_t id;
+  int rc = sg_index_get_id(txn, s->tokens_by_digest, d, sizeof d, &id);
+  if (rc == SG_ENOTFOUND) return sg_status_set(st, SG_EUNAUTH, "unknown token");
+  if (rc) return sg_status_set(st, rc, "cannot check the token");
+  Shegong__V1__Token *t;
+  rc = sg_record_get(txn, s->tokens, id, &shegong__v1__token__descriptor, NULL,
+                     (ProtobufCMessage **)&t);
+  if (rc) return sg_status_set(st, rc == SG_ENOTFOUND ? SG_EUNAUTH : rc, "cannot check the token");
+  if (t->revoked) {
+    rc = sg_status_set(st, SG_EUNAUTH, "token %llu was revoked on %s", (unsigned long long)id,
+                       t->revoked_at);
+  } else if (t->expires_at[0] && strcmp(t->expires_at, now) <= 0) {
+    /* RFC 3339 UTC strings of one format order as their times do */
+    rc = sg_status_set(st, SG_EUNAUTH, "token %llu expired at %s", (unsigned long long)id,
+                       t->expires_at);
+  } else {
+    out->token_id = t->id;
+    out->role = t->role;
+    out->pii = t->pii;
+    snprintf(out->town_code, sizeof out->town_code, "%s", t->town_code);
+    if (t->town_code[0]) {
+      rc = sg_index_get_id(txn, s->units_by_code, t->town_code, strlen(t->town_code),
+                           &out->town_id);
+      if (rc) rc = sg_status_set(st, SG_EUNAUTH, "token %llu names an unknown town",
+                                 (unsigned long long)id);
+    }
+    for (size_t i = 0; !rc && i < t->n_methods; i++) {
+      const sg_dispatch_entry *e = sg_dispatch_lookup(t->methods[i]);
+      size_t k = e ? (size_t)(e - sg_dispatch_at(0)) : 128;
+      if (k < 128) out->methods[k / 64] |= (uint64_t)1 << (k % 64);
+    }
+  }
+  protobuf_c_message_free_unpacked(&t->base, NULL);
+  return rc;
+}
+
+int sg_authz_town(sg_call_ctx *ctx, uint64_t town_id, const char *what) {
+  const sg_principal *p = ctx->principal;
+  if (!p || !p->town_id || p->town_id == town_id) return 0;
+  return sg_status_set(ctx->st, SG_EPERM, "token %llu may touch only town %s, not %s",
+                       (unsigned long long)p->token_id, p->town_code, what);
+}
+
+int sg_unit_town_id(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *msg,
+                    uint64_t *town_id) {
+  const sg_unit *u = (const sg_unit *)msg;
+  *town_id = 0;
+  switch (u->kind) {
+  case SHEGONG__V1__UNIT_KIND__TOWN: *town_id = u->id; return 0;
+  case SHEGONG__V1__UNIT_KIND__COMMUNITY:
+  case SHEGONG__V1__UNIT_KIND__VILLAGE: *town_id = u->parent_id; return 0;
+  case SHEGONG__V1__UNIT_KIND__GRID: {
+    sg_unit *parent;
+    int rc = sg_units_get(ctx->store, txn, u->parent_id, &ctx->arena->allocator, &parent);
+    if (rc) return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
+    *town_id = parent->parent_id;
+    return 0;
+  }
+  default: return 0; /* the district is everyone's */
+  }
+}
+
+/* ---- masking ---------------------------------------------------------------- */
+
+void sg_mask_idno(const char *in, char *out, size_t n) {
+  size_t len = strlen(in);
+  if (len < 10) {
+    snprintf(out, n, "%s", len ? "********" : "");
+    return;
+  }
+  /* area code and the last four stay: enough to tell people apart on a list */
+  snprintf(out, n, "%.6s********%s", in, in + len - 4);
+}
+
+void sg_mask_phone(const char *in, char *out, size_t n) {
+  size_t len = strlen(in);
+  if (len < 8) {
+    snprintf(out, n, "%s", len ? "****" : "");
+    return;
+  }
+  snprintf(out, n, "%.3s****%s", in, in + len - 4);
+}
+
+static int is_pii_field(const ProtobufCFieldDescriptor *f) {
+  return f->type == PROTOBUF_C_TYPE_STRING &&
+         (strcmp(f->name, "id_number") == 0 || strcmp(f->name, "phone") == 0);
+}
+
+int sg_message_has_pii(const ProtobufCMessageDescriptor *d) {
+  /* our messages nest a few levels at most; the bound stops a cycle */
+  static __thread int depth;
+  if (depth > 8) return 0;
+  int found = 0;
+  depth++;
+  for (unsigned i = 0; i < d->n_fields && !found; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    if (is_pii_field(f)) found = 1;
+    else if (f->type == PROTOBUF_C_TYPE_MESSAGE) found = sg_message_has_pii(f->descriptor);
+  }
+  depth--;
+  return found;
+}
+
+int sg_mask_pii(ProtobufCMessage *msg, sg_arena *arena) {
+  const ProtobufCMessageDescriptor *d = msg->descriptor;
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    char *base = (char *)msg + f->offset;
+    if (is_pii_field(f) && f->label != PROTOBUF_C_LABEL_REPEATED) {
+      char **s = (char **)base;
+      if (!*s || !**s) continue;
+      char masked[64];
+      if (f->name[0] == 'i') sg_mask_idno(*s, masked, sizeof masked);
+      else sg_mask_phone(*s, masked, sizeof masked);
+      if (!(*s = sg_arena_strdup(arena, masked))) return SG_ENOMEM;
+    } else if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+      if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t n = *(size_t *)((char *)msg + f->quantifier_offset);
+        ProtobufCMessage **arr = *(ProtobufCMessage ***)base;
+        for (size_t k = 0; k < n; k++)
+          if (arr[k] && sg_mask_pii(arr[k], arena)) return SG_ENOMEM;
+      } else {
+        ProtobufCMessage *sub = *(ProtobufCMessage **)base;
+        /* a oneof member is set only when it is the chosen case */
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF &&
+            *(uint32_t *)((char *)msg + f->quantifier_offset) != f->id)
+          continue;
+        if (sub && sg_mask_pii(sub, arena)) return SG_ENOMEM;
+      }
+    }
+  }
+  return 0;
+}
+
+/* ---- audit ------------------------------------------------------------------ */
+
+int sg_audit_append(sg_store *s, MDB_txn *txn, Shegong__V1__AuditEntry *e) {
+  int rc = sg_store_next_id(s, txn, "seq:audit", &e->seq);
+  if (rc) return rc;
+  return sg_record_put(txn, s->audit, e->seq, &e->base, MDB_NOOVERWRITE | MDB_APPEND);
+}
+
+void sg_audit_target(const ProtobufCMessage *msg, char *out, size_t n) {
+  static const char *const keys[] = {"id", "code", "unit_code", "town_code", "parent_code", NULL};
+  out[0] = '\0';
+  if (!msg) return;
+  const ProtobufCMessageDescriptor *d = msg->descriptor;
+  for (size_t k = 0; keys[k]; k++) {
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(d, keys[k]);
+    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED) continue;
+    const char *p = (const char *)msg + f->offset;
+    if (f->type == PROTOBUF_C_TYPE_UINT64 && *(const uint64_t *)p) {
+      snprintf(out, n, "%s %llu", d->short_name, (unsigned long long)*(const uint64_t *)p);
+      return;
+    }
+    if (f->type == PROTOBUF_C_TYPE_STRING && *(char *const *)p && **(char *const *)p) {
+      snprintf(out, n, "%s %s=%.20s", d->short_name, keys[k], *(char *const *)p);
+      return;
+    }
+  }
+  /* a request wrapping a record (CreateWorkerRequest.worker): look inside */
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED &&
+        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+      const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)((const char *)msg + f->offset);
+      if (sub) {
+        sg_audit_target(sub, out, n);
+        if (out[0]) return;
+      }
+    }
+  }
+  snprintf(out, n, "%s", d->short_name);
+}
+
+void sg_audit_fill(Shegong__V1__AuditEntry *e, const sg_principal *p, const char *peer,
+                   const char *method, const char *target, const sg_status *st, const char *event,
+                   const char *time) {
+  shegong__v1__audit_entry__init(e);
+  e->time = (char *)time;
+  if (p) {
+    e->token_id = p->token_id;
+    e->role = p->role;
+  }
+  e->peer = (char *)(peer ? peer : "");
+  e->method = (char *)(method ? method : "");
+  e->target = (char *)(target ? target : "");
+  e->code = st ? (Shegong__V1__Code)st->code : SHEGONG__V1__CODE__OK;
+  e->message = (char *)(st ? st->message : "");
+  e->event = (char *)event;
+}
+
+/* ---- bootstrap -------------------------------------------------------------- */
+
+/* Writes secret to path, mode 0600, through a temporary file and rename. */
+static int write_secret(const char *path, const char *secret) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return -1;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  size_t len = strlen(secret);
+  int ok = write(fd, secret, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  if (!ok || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+int sg_auth_bootstrap(sg_store *s, const char *path) {
+  char secret[64] = "";
+  MDB_txn *txn = NULL;
+  MDB_stat stat;
+  int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+  if (rc) return sg_store_err(rc, "begin bootstrap");
+  int err = 0;
+  if ((rc = mdb_stat(txn, s->tokens, &stat))) {
+    err = sg_store_err(rc, "count tokens");
+    goto done;
+  }
+  if (stat.ms_entries > 0) goto done;
+  uint8_t raw[32];
+  randombytes_buf(raw, sizeof raw);
+  memcpy(secret, "sg_", 3);
+  sodium_bin2base64(secret + 3, sizeof secret - 3, raw, sizeof raw,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(raw, sizeof raw);
+  Shegong__V1__Token t = SHEGONG__V1__TOKEN__INIT;
+  char now[32];
+  sg_now_rfc3339(now, sizeof now);
+  if ((err = sg_store_next_id(s, txn, "seq:token", &t.id))) goto done;
+  t.role = SHEGONG__V1__PRINCIPAL_ROLE__DISTRICT_ADMIN;
+  t.pii = 1;
+  t.name = "bootstrap admin";
+  t.created_at = now;
+  uint8_t d[32];
+  token_digest(s, secret, strlen(secret), d);
+  if ((err = sg_record_put(txn, s->tokens, t.id, &t.base, MDB_NOOVERWRITE)) ||
+      (err = sg_index_put_id(txn, s->tokens_by_digest, d, sizeof d, t.id, MDB_NOOVERWRITE)))
+    goto done;
+  /* the file first: a token nobody can read is worth nothing */
+  if (write_secret(path, secret) != 0) {
+    sg_error("cannot write the admin token to %s: %s", path, strerror(errno));
+    err = SG_EIO;
+    goto done;
+  }
+  rc = mdb_txn_commit(txn);
+  txn = NULL;
+  if (rc) err = sg_store_err(rc, "commit bootstrap");
+  else sg_info("first start: admin token %llu written to %s (mode 0600)", (unsigned long long)t.id, path);
+done:
+  sodium_memzero(secret, sizeof secret);
+  if (txn) mdb_txn_abort(txn);
+  return err;
+}
