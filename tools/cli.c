@@ -17,9 +17,13 @@
 #include "log.h"
 #include "msgparse.h"
 #include "print.h"
+#include "validate.h"
+#include <time.h>
 #include "replica.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/audit.pb-c.h"
+#include "shegong/v1/auth.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 
@@ -62,6 +66,10 @@ static void usage(FILE *f) {
         "  worker update ID [--expected-version V] --FIELD VALUE ...\n"
         "  worker leave ID --date YYYY-MM-DD --reason TEXT [--expected-version V]\n"
         "  changes [--town CODE] [--since REV] [--limit N]   the changelog\n"
+        "  token create --role district_admin|town_operator|auditor|service [--town CODE]\n"
+        "               [--pii] [--name TEXT] [--expires YYYY-MM-DD|RFC3339] [--methods M,M]\n"
+        "  token list [--include-revoked] | token revoke ID | whoami\n"
+        "  audit list [--since SEQ] [--token-id ID] [--target PREFIX] [--event E]\n"
         "  admin compact --keep N                drop all but the newest N changes\n"
         "with --replica DIR:\n"
         "  replica init --town CODE              make DIR a copy of a town (needs the server)\n"
@@ -78,6 +86,7 @@ static const char *alias(const char *flag) {
   static const char *const pairs[][2] = {
       {"idno", "id_number"}, {"unit", "unit_code"}, {"grid", "grid_code"},
       {"town", "town_code"}, {"parent", "parent_code"}, {"date", "leave_date"},
+      {"expires", "expires_at"}, {"method", "methods"},
       {NULL, NULL}};
   for (size_t i = 0; pairs[i][0]; i++)
     if (strcmp(flag, pairs[i][0]) == 0) return pairs[i][1];
@@ -435,6 +444,89 @@ static int cmd_worker(cli *c, const char *verb, int argc, char **argv) {
   return EXIT_USAGE;
 }
 
+/*
+ * "2027-01-01" (midnight in China, UTC+8) or an RFC 3339 UTC time, into the
+ * RFC 3339 UTC form tokens keep. 0 or -1.
+ */
+static int expiry_to_utc(const char *in, char *out, size_t n) {
+  sg_date d;
+  if (strlen(in) == 20 && in[10] == 'T' && in[19] == 'Z') {
+    snprintf(out, n, "%s", in);
+    return 0;
+  }
+  if (sg_validate_date(in, &d, NULL, 0)) return -1;
+  struct tm tm = {.tm_year = d.year - 1900, .tm_mon = d.month - 1, .tm_mday = d.day};
+  time_t t = timegm(&tm) - 8 * 3600;
+  struct tm utc;
+  gmtime_r(&t, &utc);
+  strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return 0;
+}
+
+static int cmd_token(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[1];
+  int n_pos, rc;
+  if (strcmp(verb, "create") == 0) {
+    Shegong__V1__Token t = SHEGONG__V1__TOKEN__INIT;
+    if ((rc = parse_fields(c, argc, argv, &t.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    /* --methods Workers/Get,Workers/List: one flag, several methods */
+    size_t n = 0;
+    char **methods = sg_arena_alloc(&c->arena, 64 * sizeof *methods);
+    for (size_t i = 0; methods && i < t.n_methods; i++) {
+      char *copy = sg_arena_strdup(&c->arena, t.methods[i]), *save = NULL;
+      for (char *m = copy ? strtok_r(copy, ",", &save) : NULL; m && n < 64; m = strtok_r(NULL, ",", &save))
+        methods[n++] = m;
+    }
+    t.methods = methods;
+    t.n_methods = n;
+    char when[32];
+    if (t.expires_at[0]) {
+      if (expiry_to_utc(t.expires_at, when, sizeof when)) {
+        fprintf(stderr, "shegong: --expires takes YYYY-MM-DD or 2027-01-01T00:00:00Z\n");
+        return EXIT_USAGE;
+      }
+      t.expires_at = when;
+    }
+    Shegong__V1__CreateTokenRequest req = SHEGONG__V1__CREATE_TOKEN_REQUEST__INIT;
+    req.token = &t;
+    return call_print(c, "Tokens/Create", &req.base);
+  }
+  if (strcmp(verb, "list") == 0) {
+    Shegong__V1__ListTokensRequest req = SHEGONG__V1__LIST_TOKENS_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return call_print(c, "Tokens/List", &req.base);
+  }
+  if (strcmp(verb, "revoke") == 0) {
+    Shegong__V1__RevokeTokenRequest req = SHEGONG__V1__REVOKE_TOKEN_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: token revoke ID\n");
+      return EXIT_USAGE;
+    }
+    return call_print(c, "Tokens/Revoke", &req.base);
+  }
+  fprintf(stderr, "shegong: token create|list|revoke, not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
+static int cmd_audit(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[1];
+  int n_pos, rc;
+  if (strcmp(verb, "list") != 0) {
+    fprintf(stderr, "shegong: audit list, not \"%s\"\n", verb);
+    return EXIT_USAGE;
+  }
+  Shegong__V1__ListAuditRequest req = SHEGONG__V1__LIST_AUDIT_REQUEST__INIT;
+  if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+    return rc;
+  if (req.page_size || req.page_token[0]) return call_print(c, "Audit/List", &req.base);
+  req.page_size = LIST_PAGE;
+  return call_list_all(c, "Audit/List", &req.base);
+}
+
 /* The changelog: a Sync/Pull stream, printed as one table. */
 static int cmd_changes(cli *c, int argc, char **argv) {
   Shegong__V1__PullRequest req = SHEGONG__V1__PULL_REQUEST__INIT;
@@ -643,6 +735,9 @@ int main(int argc, char **argv) {
     req.client = "shegong-cli/" SHEGONG_VERSION;
     req.protocol_version = SG_PROTOCOL_VERSION;
     code = call_print(&c, "Admin/Hello", &req.base);
+  } else if (strcmp(noun, "whoami") == 0) {
+    Shegong__V1__WhoAmIRequest req = SHEGONG__V1__WHO_AM_IREQUEST__INIT;
+    code = call_print(&c, "Tokens/WhoAmI", &req.base);
   } else if (strcmp(noun, "changes") == 0) {
     code = cmd_changes(&c, argc - i, argv + i);
   } else if (strcmp(noun, "replica") == 0 || strcmp(noun, "sync") == 0 ||
@@ -661,6 +756,12 @@ int main(int argc, char **argv) {
   } else if (strcmp(noun, "admin") == 0) {
     const char *verb = argv[i++];
     code = cmd_admin(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "token") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_token(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "audit") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_audit(&c, verb, argc - i, argv + i);
   } else {
     fprintf(stderr, "shegong: unknown command \"%s\"\n", noun);
     usage(stderr);
