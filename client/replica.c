@@ -11,6 +11,7 @@
 #include "log.h"
 #include "net/server.h"
 #include "store/units.h"
+#include "shegong/v1/auth.pb-c.h"
 #include "store/workers.h"
 #include "timeutil.h"
 #include "validate.h"
@@ -326,6 +327,23 @@ static int commit(MDB_txn **txn, const char *what) {
 
 /* ---- sync ----------------------------------------------------------------- */
 
+/*
+ * A copy made with masked ID numbers could not check or change anything:
+ * the token must be allowed to see personal data.
+ */
+static int check_token(sg_client *c, sg_status *st) {
+  Shegong__V1__WhoAmIRequest req = SHEGONG__V1__WHO_AM_IREQUEST__INIT;
+  ProtobufCMessage *resp;
+  int rc = sg_call(c, "Tokens/WhoAmI", &req.base, &resp, SYNC_CALL_MS, st);
+  if (rc) return rc;
+  int pii = ((Shegong__V1__Token *)resp)->pii;
+  protobuf_c_message_free_unpacked(resp, NULL);
+  if (!pii)
+    return sg_status_set(st, SG_EPRECOND,
+                         "a replica keeps ID numbers and phones: its token needs the pii permission");
+  return 0;
+}
+
 /* Rebuilds the copy from a snapshot, in one transaction: all or nothing. */
 static int take_snapshot(sg_replica *r, sg_client *c, Shegong__V1__SyncReport *rep,
                          sg_status *st) {
@@ -604,7 +622,8 @@ int sg_replica_sync(sg_replica *r, sg_client *c, Shegong__V1__SyncReport **repor
   Shegong__V1__SyncReport *rep = malloc(sizeof *rep);
   if (!rep) return sg_status_set(st, SG_ENOMEM, "out of memory");
   shegong__v1__sync_report__init(rep);
-  int rc = push_all(r, c, rep, st);
+  int rc = check_token(c, st);
+  if (!rc) rc = push_all(r, c, rep, st);
   if (!rc) rc = pull_all(r, c, rep, st);
   if (!rc) {
     MDB_txn *txn = NULL;
@@ -639,9 +658,11 @@ int sg_replica_init(sg_replica *r, sg_client *c, const char *server, const char 
     sg_status_finish_violations(st);
     return SG_EINVAL;
   }
+  int rc = check_token(c, st);
+  if (rc) return rc;
   snprintf(r->town, sizeof r->town, "%s", town);
   Shegong__V1__SyncReport rep = SHEGONG__V1__SYNC_REPORT__INIT;
-  int rc = take_snapshot(r, c, &rep, st);
+  rc = take_snapshot(r, c, &rep, st);
   MDB_txn *txn = NULL;
   if (!rc && !(rc = mdb_txn_begin(r->store->env, NULL, 0, &txn))) {
     if (!(rc = sg_meta_put_str(r->store, txn, "replica:town", town)) &&
