@@ -16,6 +16,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "frame.h"
 #include "shegong/v1/auth.pb-c.h"
 #include "shegong.h"
@@ -43,6 +47,8 @@ struct sg_client {
   int broken;          /* the connection is unusable; broken_st says why */
   int drained;         /* after breaking, what the socket still held has been read */
   int authed;          /* the server has taken a call with our token: full frame limit */
+  SSL_CTX *tls_ctx;    /* TLS, when connected with a CA file */
+  SSL *tls;
   sg_status broken_st;
 };
 
@@ -71,7 +77,11 @@ static int remaining_ms(uint64_t deadline) {
   return now >= deadline ? 0 : (int)(deadline - now);
 }
 
-int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_status *st) {
+static int start_tls(sg_client *c, const char *host, const char *ca_file, uint64_t deadline,
+                     sg_status *st);
+
+static int connect_impl(sg_client **out, const char *server, int timeout_ms, const char *ca_file,
+                        sg_status *st) {
   char host[256], port[16];
   const char *colon;
   if (!server || !*server) server = SG_DEFAULT_SERVER;
@@ -142,6 +152,13 @@ int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_st
   c->fd = fd;
   c->next_id = 1;
   sg_frame_decoder_init(&c->dec, SG_CLIENT_MAX_FRAME_DEFAULT);
+  if (ca_file && *ca_file) {
+    int trc = start_tls(c, host, ca_file, deadline, st);
+    if (trc) {
+      sg_client_close(c);
+      return trc;
+    }
+  }
   const char *tok = getenv("SHEGONG_TOKEN"), *file = getenv("SHEGONG_TOKEN_FILE");
   char secret[160];
   int rc = 0;
@@ -160,6 +177,67 @@ int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_st
   if (st) sg_status_clear(st);
   *out = c;
   return 0;
+}
+
+/*
+ * The TLS handshake, verifying the server's certificate against ca_file and
+ * its name (or IP address) against host. Certificate problems come back as
+ * UNAVAILABLE with OpenSSL's reason ("certificate has expired").
+ */
+static int start_tls(sg_client *c, const char *host, const char *ca_file, uint64_t deadline,
+                     sg_status *st) {
+  c->tls_ctx = SSL_CTX_new(TLS_client_method());
+  if (!c->tls_ctx) return fail(st, SG_EINTERNAL, "cannot create a TLS context%s%s", NULL, NULL);
+  SSL_CTX_set_min_proto_version(c->tls_ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(c->tls_ctx, SSL_VERIFY_PEER, NULL);
+  if (SSL_CTX_load_verify_locations(c->tls_ctx, ca_file, NULL) != 1) {
+    ERR_clear_error();
+    return fail(st, SG_EINVAL, "cannot load the CA certificates in %.160s%s", ca_file, NULL);
+  }
+  c->tls = SSL_new(c->tls_ctx);
+  if (!c->tls || SSL_set_fd(c->tls, c->fd) != 1)
+    return fail(st, SG_EINTERNAL, "cannot set up TLS%s%s", NULL, NULL);
+  SSL_set_mode(c->tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  /* an address is checked against the certificate's IP entries, a name against its DNS names */
+  X509_VERIFY_PARAM *param = SSL_get0_param(c->tls);
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1) {
+    SSL_set_tlsext_host_name(c->tls, host);
+    if (SSL_set1_host(c->tls, host) != 1)
+      return fail(st, SG_EINTERNAL, "cannot check the server name %.100s%s", host, NULL);
+  }
+  SSL_set_connect_state(c->tls);
+  for (;;) {
+    int r = SSL_do_handshake(c->tls);
+    if (r == 1) return 0;
+    int e = SSL_get_error(c->tls, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      struct pollfd p = {c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, 0};
+      int pr = poll(&p, 1, remaining_ms(deadline));
+      if (pr == 0) return fail(st, SG_ETIMEDOUT, "TLS handshake timed out%s%s", NULL, NULL);
+      continue;
+    }
+    long v = SSL_get_verify_result(c->tls);
+    char reason[256] = "";
+    unsigned long err = ERR_get_error();
+    if (err) ERR_error_string_n(err, reason, sizeof reason);
+    ERR_clear_error();
+    if (v != X509_V_OK)
+      return fail(st, SG_EUNAVAIL, "the server's certificate is not trusted: %s%s",
+                  X509_verify_cert_error_string(v), NULL);
+    return fail(st, SG_EUNAVAIL, "TLS handshake failed: %s%s",
+                reason[0] ? reason : "the server does not speak TLS", NULL);
+  }
+}
+
+int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_status *st) {
+  /* like libpq's PGSSLROOTCERT: a CA file in the environment asks for TLS */
+  return connect_impl(out, server, timeout_ms, getenv("SHEGONG_TLS_CA"), st);
+}
+
+int sg_client_connect_tls(sg_client **out, const char *server, const char *ca_file,
+                          int timeout_ms, sg_status *st) {
+  if (!ca_file || !*ca_file) return fail(st, SG_EINVAL, "TLS needs a CA file%s%s", NULL, NULL);
+  return connect_impl(out, server, timeout_ms, ca_file, st);
 }
 
 int sg_read_token_file(const char *path, char *out, size_t n, sg_status *st) {
@@ -185,6 +263,12 @@ int sg_client_set_token(sg_client *c, const char *secret) {
 
 void sg_client_close(sg_client *c) {
   if (!c) return;
+  if (c->tls) {
+    SSL_shutdown(c->tls); /* close_notify, best effort: the socket is non-blocking */
+    SSL_free(c->tls);
+  }
+  SSL_CTX_free(c->tls_ctx);
+  ERR_clear_error();
   if (c->fd >= 0) close(c->fd);
   for (size_t i = 0; i < c->n_calls; i++) {
     pending *p = &c->calls[i];
@@ -230,20 +314,64 @@ size_t sg_client_in_flight(const sg_client *c) {
   return n;
 }
 
+/*
+ * The transport: plain socket or TLS. tx/rx return bytes moved (rx: 0 at
+ * end of stream), RX_AGAIN when the socket would block (*want says for
+ * what: TLS may need to write to read), or -1 on an error.
+ */
+#define RX_AGAIN (-2)
+
+static ssize_t tls_result(sg_client *c, int r, short *want) {
+  int e = SSL_get_error(c->tls, r);
+  ERR_clear_error();
+  if (e == SSL_ERROR_WANT_READ) {
+    *want = POLLIN;
+    return RX_AGAIN;
+  }
+  if (e == SSL_ERROR_WANT_WRITE) {
+    *want = POLLOUT;
+    return RX_AGAIN;
+  }
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  return -1;
+}
+
+static ssize_t tx(sg_client *c, const uint8_t *buf, size_t len, short *want) {
+  *want = POLLOUT;
+  if (c->tls) {
+    int r = SSL_write(c->tls, buf, len > (1u << 30) ? 1 << 30 : (int)len);
+    return r > 0 ? r : tls_result(c, r, want);
+  }
+  ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return RX_AGAIN;
+  return n;
+}
+
+static ssize_t rx(sg_client *c, uint8_t *buf, size_t len, short *want) {
+  *want = POLLIN;
+  if (c->tls) {
+    int r = SSL_read(c->tls, buf, (int)len);
+    return r > 0 ? r : tls_result(c, r, want);
+  }
+  ssize_t n = recv(c->fd, buf, len, 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return RX_AGAIN;
+  return n;
+}
+
 /* Writes all of buf before the deadline (0 = none). */
 static int write_all(sg_client *c, const uint8_t *buf, size_t len, uint64_t deadline,
                      sg_status *st) {
   size_t total = len;
   while (len > 0) {
-    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    short want;
+    ssize_t n = tx(c, buf, len, &want);
     if (n > 0) {
       buf += n;
       len -= (size_t)n;
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      struct pollfd p = {c->fd, POLLOUT, 0};
+    if (n == RX_AGAIN) {
+      struct pollfd p = {c->fd, want, 0};
       int rc = poll(&p, 1, remaining_ms(deadline));
       if (rc == 0) {
         /* half a frame on the wire would corrupt every later frame */
@@ -393,16 +521,19 @@ static int on_frame(void *arg, sg_frame *f) {
 
 /* Reads what is available (waiting up to wait_ms) and feeds the decoder. */
 static int pump(sg_client *c, int wait_ms) {
-  struct pollfd p = {c->fd, POLLIN, 0};
-  int rc = poll(&p, 1, wait_ms);
-  if (rc < 0) return errno == EINTR ? 0 : break_conn(c, SG_EUNAVAIL, "poll failed");
-  if (rc == 0) return SG_ETIMEDOUT;
-  uint8_t buf[65536];
-  ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
-    return break_conn(c, SG_EUNAVAIL, "connection lost");
+  int rc;
+  /* TLS may hold decrypted bytes the socket no longer shows */
+  if (!c->tls || SSL_pending(c->tls) == 0) {
+    struct pollfd p = {c->fd, POLLIN, 0};
+    rc = poll(&p, 1, wait_ms);
+    if (rc < 0) return errno == EINTR ? 0 : break_conn(c, SG_EUNAVAIL, "poll failed");
+    if (rc == 0) return SG_ETIMEDOUT;
   }
+  uint8_t buf[65536];
+  short want;
+  ssize_t n = rx(c, buf, sizeof buf, &want);
+  if (n == RX_AGAIN) return 0;
+  if (n < 0) return break_conn(c, SG_EUNAVAIL, "connection lost");
   if (n == 0) return break_conn(c, SG_EUNAVAIL, "connection closed by the server");
   char why[160];
   rc = sg_frame_decoder_feed(&c->dec, buf, (size_t)n, on_frame, c, why, sizeof why);
@@ -419,9 +550,10 @@ static void drain(sg_client *c) {
   c->drained = 1;
   for (;;) {
     struct pollfd p = {c->fd, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0) return;
+    if ((!c->tls || SSL_pending(c->tls) == 0) && poll(&p, 1, 0) <= 0) return;
     uint8_t buf[65536];
-    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    short want;
+    ssize_t n = rx(c, buf, sizeof buf, &want);
     if (n <= 0) return;
     if (sg_frame_decoder_feed(&c->dec, buf, (size_t)n, on_frame, c, NULL, 0) < 0) return;
   }
@@ -572,7 +704,9 @@ int sg_stream_next(sg_client *c, uint32_t call_id, ProtobufCMessage **msg, int t
     }
     int wait = remaining_ms(deadline);
     if (wait == 0) {
+      /* tell the server, so that a watch stops sending into the void */
       drop_call(c, p);
+      send_cancel(c, call_id, NULL);
       return fail(st, SG_ETIMEDOUT, "no message within %s ms%s", "the call's", NULL);
     }
     int rc = pump(c, wait);

@@ -374,6 +374,9 @@ static int take_snapshot(sg_replica *r, sg_client *c, Shegong__V1__SyncReport *r
     Shegong__V1__SnapshotResponse *s = (Shegong__V1__SnapshotResponse *)m;
     for (size_t i = 0; i < s->n_units && !rc; i++) {
       rc = sg_units_insert(r->store, txn, s->units[i]);
+      /* the handlers find the district through meta, as on the server */
+      if (!rc && s->units[i]->kind == SHEGONG__V1__UNIT_KIND__DISTRICT)
+        rc = sg_meta_put_str(r->store, txn, "district_code", s->units[i]->code);
       rep->snapshot_units++;
     }
     for (size_t i = 0; i < s->n_workers && !rc; i++) {
@@ -787,7 +790,7 @@ int sg_replica_resolve(sg_replica *r, const char *mutation_id, int keep_mine, sg
   sg_status local;
   if (!st) st = &local;
   sg_status_clear(st);
-  if (strlen(mutation_id) > 200) return sg_status_set(st, SG_EINVAL, "mutation id too long");
+  if (strlen(mutation_id) > 128) return sg_status_set(st, SG_EINVAL, "mutation id too long");
   MDB_txn *txn = NULL;
   MDB_val k = {strlen(mutation_id), (void *)mutation_id}, v;
   int rc = mdb_txn_begin(r->store->env, NULL, keep_mine ? MDB_RDONLY : 0, &txn);

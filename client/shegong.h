@@ -54,6 +54,16 @@ typedef struct sg_client sg_client;
  * the file $SHEGONG_TOKEN_FILE. A file that cannot be read is UNAUTHENTICATED.
  */
 int sg_client_connect(sg_client **out, const char *server, int timeout_ms, sg_status *st);
+
+/*
+ * Like sg_client_connect, over TLS (1.2 or later): the server's certificate
+ * must chain to a CA in ca_file (PEM) and name the host connected to (its
+ * DNS name, or its IP address). sg_client_connect itself uses TLS when
+ * $SHEGONG_TLS_CA names a CA file. Certificate problems are UNAVAILABLE
+ * with the reason ("certificate has expired").
+ */
+int sg_client_connect_tls(sg_client **out, const char *server, const char *ca_file,
+                          int timeout_ms, sg_status *st);
 void sg_client_close(sg_client *c);
 
 /*

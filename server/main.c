@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "log.h"
 #include "net/server.h"
+#include "net/tls.h"
 
 typedef struct app {
   uv_loop_t loop;
@@ -33,6 +34,7 @@ static void usage(FILE *f) {
           "  --max-frame BYTES   largest frame accepted (default %u)\n"
           "  --map-size MIB      LMDB map size in MiB (default %zu)\n"
           "  --watch-heartbeat-ms MS  progress message interval of idle watches (default 10000)\n"
+          "  --tls-cert F --tls-key F  serve TLS (1.2+) with this PEM certificate chain and key\n"
           "  --version           print the version and exit\n",
           SG_FRAME_MAX_DEFAULT, SG_MAP_SIZE_DEFAULT >> 20);
 }
@@ -105,6 +107,7 @@ static int write_port_file(const char *path, int port) {
 
 int main(int argc, char **argv) {
   const char *data_dir = NULL, *listen = "127.0.0.1:7420", *port_file = NULL;
+  const char *tls_cert = NULL, *tls_key = NULL;
   uint64_t map_mib = SG_MAP_SIZE_DEFAULT >> 20;
   app a;
   memset(&a, 0, sizeof a);
@@ -114,6 +117,7 @@ int main(int argc, char **argv) {
       {"port-file", required_argument, 0, 'p'}, {"log-level", required_argument, 0, 'L'},
       {"max-frame", required_argument, 0, 'F'}, {"map-size", required_argument, 0, 'M'},
       {"watch-heartbeat-ms", required_argument, 0, 'W'},
+      {"tls-cert", required_argument, 0, 'C'},  {"tls-key", required_argument, 0, 'K'},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -152,6 +156,8 @@ int main(int argc, char **argv) {
       }
       a.srv.heartbeat_ms = (uint32_t)v;
       break;
+    case 'C': tls_cert = optarg; break;
+    case 'K': tls_key = optarg; break;
     case 'h': usage(stdout); return 0;
     case 'V': printf("shegongd %s\n", SHEGONG_VERSION); return 0;
     default: usage(stderr); return 2;
@@ -166,6 +172,17 @@ int main(int argc, char **argv) {
   if (parse_listen(listen, host, sizeof host, &port)) {
     fprintf(stderr, "shegongd: --listen wants HOST:PORT, got \"%s\"\n", listen);
     return 2;
+  }
+  if (!tls_cert != !tls_key) {
+    fprintf(stderr, "shegongd: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  if (tls_cert) {
+    char why[300];
+    if (sg_tls_server_ctx(&a.srv.tls, tls_cert, tls_key, why, sizeof why) != 0) {
+      fprintf(stderr, "shegongd: TLS: %s\n", why);
+      return 1;
+    }
   }
   if (sg_dispatch_init() != 0) return 1;
 
@@ -218,7 +235,8 @@ int main(int argc, char **argv) {
   uv_signal_start(&a.sigint, on_signal, SIGINT);
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
   signal(SIGPIPE, SIG_IGN);
-  sg_info("shegongd %s listening on %s, data in %s", SHEGONG_VERSION, a.srv.bound, data_dir);
+  sg_info("shegongd %s listening on %s%s, data in %s", SHEGONG_VERSION, a.srv.bound,
+          a.srv.tls ? " (TLS)" : "", data_dir);
 
   uv_run(&a.loop, UV_RUN_DEFAULT);
   exit_code = a.writer_stopped ? 0 : 1;
@@ -229,5 +247,6 @@ out:
   sg_arena_destroy(&a.srv.read_arena);
   mdb_txn_abort(a.srv.read_txn);
   sg_store_close(a.srv.store);
+  sg_tls_ctx_free(a.srv.tls);
   return exit_code;
 }

@@ -50,6 +50,8 @@ static void usage(FILE *f) {
         "  --columns LIST      comma-separated fields to show (table, csv)\n"
         "  --timeout MS        per-call deadline (default 30000)\n"
         "  --token-file F      bearer token file (or $SHEGONG_TOKEN_FILE, $SHEGONG_TOKEN)\n"
+        "  --tls-ca F          connect with TLS, trusting the CA certificates in F\n"
+        "                      (or $SHEGONG_TLS_CA)\n"
         "  --replica DIR       work on a town's local copy (or $SHEGONG_REPLICA): reads and\n"
         "                      changes work offline; `sync` exchanges them with the server\n"
         "commands:\n"
@@ -715,6 +717,8 @@ int main(int argc, char **argv) {
       c.timeout_ms = (int)t;
     } else if (strcmp(a, "--token-file") == 0) {
       setenv("SHEGONG_TOKEN_FILE", argv[++i], 1);
+    } else if (strcmp(a, "--tls-ca") == 0) {
+      setenv("SHEGONG_TLS_CA", argv[++i], 1);
     } else {
       fprintf(stderr, "shegong: unknown option %s\n", a);
       usage(stderr);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 SG_PACKAGES=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
-             libuv1-dev liblmdb-dev libsodium-dev libcmocka-dev)
+             libuv1-dev liblmdb-dev libsodium-dev libssl-dev openssl libcmocka-dev)
 
 sg_missing_packages() {
   local p

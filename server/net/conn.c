@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "net/server.h"
+#include "net/tls.h"
 #include "store/changes.h"
 #include "svc/svc.h"
 #include "timeutil.h"
@@ -58,6 +59,7 @@ struct sg_conn {
   size_t n_calls, cap_calls;
   watch *watches;
   size_t n_watches, cap_watches;
+  sg_tls_conn *tls;   /* NULL on a plain connection */
 };
 
 typedef struct write_req {
@@ -84,6 +86,7 @@ static void conn_unref(sg_conn *c) {
   sg_frame_decoder_free(&c->dec);
   free(c->calls);
   free(c->watches);
+  sg_tls_conn_free(c->tls);
   free(c);
   if (srv->stopping && srv->n_conns == 0) server_drained(srv);
 }
@@ -115,6 +118,7 @@ static void on_preauth_idle(uv_timer_t *t) {
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static int flush_tls(sg_conn *c);
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   sg_conn *c = req->data;
@@ -139,6 +143,12 @@ void sg_conn_close(sg_conn *c) {
   c->closing = 1;
   sg_conn_stop_reading(c);
   c->shutdown_req.data = c;
+  if (c->tls) {
+    /* close_notify first, so the peer knows the end is the end */
+    sg_tls_conn_shutdown(c->tls);
+    flush_tls(c);
+    if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
+  }
   /* shutdown waits for queued writes, so a final status frame is delivered */
   if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
     conn_close_now(c);
@@ -170,6 +180,45 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   maybe_resume(c);
+}
+
+/* Queues bytes for the socket (ciphertext on a TLS connection). */
+static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
+  write_req *w = malloc(sizeof *w + n);
+  if (!w) {
+    sg_error("out of memory for %zu bytes to %s", n, c->peer);
+    conn_close_now(c);
+    return SG_EUNAVAIL;
+  }
+  memcpy(w->data, data, n);
+  w->conn = c;
+  w->len = n;
+  uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+    free(w);
+    conn_close_now(c);
+    return SG_EUNAVAIL;
+  }
+  c->out_bytes += n;
+  if (c->out_bytes > c->srv->limits.max_output_bytes && c->reading) {
+    /* the peer is not reading its answers: stop taking its requests */
+    sg_conn_stop_reading(c);
+  }
+  return 0;
+}
+
+/* Sends what TLS has made ready (handshake messages, records, alerts). */
+static int flush_tls(sg_conn *c) {
+  size_t n;
+  while (c->tls && (n = sg_tls_conn_pending(c->tls)) > 0) {
+    uint8_t *buf = malloc(n);
+    if (!buf) return SG_ENOMEM;
+    size_t got = sg_tls_conn_take(c->tls, buf, n);
+    int rc = got ? write_out(c, buf, got) : 0;
+    free(buf);
+    if (rc || !got) return rc;
+  }
+  return 0;
 }
 
 /*
@@ -236,30 +285,26 @@ static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp
   f.payload.len = plen;
   f.status = final ? &status : NULL;
   size_t n = sg_frame_wire_size(&f);
-  write_req *w = malloc(sizeof *w + n);
-  if (!w) {
+  uint8_t *wire = malloc(n);
+  if (!wire) {
     free(payload);
     sg_error("out of memory for a %zu-byte reply to %s", n, c->peer);
     conn_close_now(c);
     return SG_EUNAVAIL;
   }
-  sg_frame_write(&f, w->data);
+  sg_frame_write(&f, wire);
   free(payload);
-  w->conn = c;
-  w->len = n;
-  uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
-  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-  if (rc != 0) {
-    free(w);
-    conn_close_now(c);
-    return SG_EUNAVAIL;
+  int rc;
+  if (c->tls) {
+    rc = sg_tls_conn_write(c->tls, wire, n);
+    if (!rc) rc = flush_tls(c);
+    if (rc) conn_close_now(c);
+  } else {
+    rc = write_out(c, wire, n);
   }
-  c->out_bytes += n;
+  free(wire);
+  if (rc) return SG_EUNAVAIL;
   if (final) srv->calls++;
-  if (c->out_bytes > srv->limits.max_output_bytes && c->reading) {
-    /* the peer is not reading its answers: stop taking its requests */
-    sg_conn_stop_reading(c);
-  }
   return 0;
 }
 
@@ -337,7 +382,8 @@ static int keep_open(sg_call_ctx *ctx, uint64_t town_id, int all, uint64_t posit
 /*
  * Sends each open watch what it has not seen (heartbeat: and an empty
  * progress message when there is nothing). A connection whose peer is not
- * reading is skipped: it catches up when its output drains.
+ * reading is skipped: it catches up at a later commit or heartbeat, once its
+ * output has drained.
  */
 static void notify_watches(sg_server *srv, int heartbeat) {
   if (srv->n_watches == 0 || srv->stopping) return;
@@ -622,6 +668,21 @@ done:
   return 0;
 }
 
+/* Plaintext from the peer: frames. Returns nonzero once the connection is closing. */
+static int feed_plain(void *arg, const uint8_t *data, size_t len) {
+  sg_conn *c = arg;
+  char why[160];
+  int rc = sg_frame_decoder_feed(&c->dec, data, len, on_frame, c, why, sizeof why);
+  if (rc < 0) {
+    /* framing is broken: nothing after this point can be trusted */
+    sg_info("closing %s: %s", c->peer, why);
+    send_error(c, 0, rc, "%s", why);
+    sg_conn_close(c);
+    return 1;
+  }
+  return c->closing ? 1 : 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   sg_conn *c = s->data;
   if (nread < 0) {
@@ -630,14 +691,21 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread == 0 || c->closing) return; /* draining discards */
-  char why[160];
-  int rc = sg_frame_decoder_feed(&c->dec, (const uint8_t *)buf->base, (size_t)nread, on_frame, c,
-                                 why, sizeof why);
-  if (rc < 0) {
-    /* framing is broken: nothing after this point can be trusted */
-    sg_info("closing %s: %s", c->peer, why);
-    send_error(c, 0, rc, "%s", why);
+  if (!c->tls) {
+    feed_plain(c, (const uint8_t *)buf->base, (size_t)nread);
+    return;
+  }
+  char why[256];
+  int rc = sg_tls_conn_feed(c->tls, (const uint8_t *)buf->base, (size_t)nread, feed_plain, c, why,
+                            sizeof why);
+  /* the handshake and alerts make output of their own */
+  if (!c->closing && flush_tls(c) != 0) rc = SG_ENOMEM;
+  if (rc == SG_EEOF) {
     sg_conn_close(c);
+  } else if (rc < 0 && !c->closing) {
+    sg_info("closing %s: %s", c->peer, why);
+    flush_tls(c); /* the alert that says why, if OpenSSL made one */
+    conn_close_now(c);
   }
 }
 
@@ -699,8 +767,14 @@ void sg_conn_accept(sg_server *srv) {
   }
   if (srv->n_conns > srv->limits.max_connections) {
     sg_warn("refusing %s: %zu connections is the limit", c->peer, srv->n_conns - 1);
-    send_error(c, 0, SG_EUNAVAIL, "server has too many connections");
+    /* a TLS peer could not read a plain frame: it only sees the close */
+    if (!srv->tls) send_error(c, 0, SG_EUNAVAIL, "server has too many connections");
     sg_conn_close(c);
+    return;
+  }
+  if (srv->tls && sg_tls_conn_new(&c->tls, srv->tls) != 0) {
+    sg_error("out of memory for TLS on %s", c->peer);
+    conn_close_now(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);

@@ -26,6 +26,7 @@ typedef struct sg_server {
   sg_store *store;
   sg_writer *writer;
   sg_limits limits;
+  struct sg_tls_ctx *tls; /* NULL: plain TCP */
   MDB_txn *read_txn;   /* reset between calls, renewed for each */
   sg_arena read_arena; /* memory of the read call being answered */
   char read_buf[65536];/* one buffer for every read callback: the decoder copies partial frames */

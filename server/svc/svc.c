@@ -1,5 +1,6 @@
 #include "svc/svc.h"
 
+#include "auth.h"
 #include "store/changes.h"
 
 #include <stdio.h>
@@ -85,7 +86,12 @@ int sg_log_change(sg_call_ctx *ctx, MDB_txn *txn, int entity, int op, uint64_t r
   c.revision = revision;
   c.entity = entity;
   c.op = op;
-  c.actor = sg_dup(ctx, ctx->peer);
+  /* who: the token, where there is one (a replica's local calls have none) */
+  c.actor = ctx->principal ? sg_arena_printf(ctx->arena, "token %llu (%s)",
+                                             (unsigned long long)ctx->principal->token_id,
+                                             sg_role_name(ctx->principal->role))
+                           : sg_dup(ctx, ctx->peer);
+  if (!c.actor) return SG_ENOMEM;
   c.method = sg_dup(ctx, ctx->method);
   c.time = sg_dup(ctx, ctx->now);
   c.n_towns = towns->n;

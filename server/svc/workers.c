@@ -99,7 +99,7 @@ static int validate_worker(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, placeme
                         SG_MIN_WORKING_AGE);
   } else if (sg_date_years_between(&today, &d) >= 1) {
     /* a hire may be entered ahead of its start, but not by years */
-    sg_status_violation(ctx->st, "worker.hire_date", "%s is more than a year ahead",
+    sg_status_violation(ctx->st, "worker.hire_date", "%s is a year or more ahead",
                         w->hire_date);
   }
 
