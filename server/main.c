@@ -15,6 +15,7 @@
 #include "log.h"
 #include "net/server.h"
 #include "net/tls.h"
+#include "store/check.h"
 
 typedef struct app {
   uv_loop_t loop;
@@ -35,6 +36,7 @@ static void usage(FILE *f) {
           "  --map-size MIB      LMDB map size in MiB (default %zu)\n"
           "  --watch-heartbeat-ms MS  progress message interval of idle watches (default 10000)\n"
           "  --tls-cert F --tls-key F  serve TLS (1.2+) with this PEM certificate chain and key\n"
+          "  --check             check the database's integrity and exit (0: sound)\n"
           "  --version           print the version and exit\n",
           SG_FRAME_MAX_DEFAULT, SG_MAP_SIZE_DEFAULT >> 20);
 }
@@ -108,6 +110,7 @@ static int write_port_file(const char *path, int port) {
 int main(int argc, char **argv) {
   const char *data_dir = NULL, *listen = "127.0.0.1:7420", *port_file = NULL;
   const char *tls_cert = NULL, *tls_key = NULL;
+  int check_only = 0;
   uint64_t map_mib = SG_MAP_SIZE_DEFAULT >> 20;
   app a;
   memset(&a, 0, sizeof a);
@@ -118,6 +121,7 @@ int main(int argc, char **argv) {
       {"max-frame", required_argument, 0, 'F'}, {"map-size", required_argument, 0, 'M'},
       {"watch-heartbeat-ms", required_argument, 0, 'W'},
       {"tls-cert", required_argument, 0, 'C'},  {"tls-key", required_argument, 0, 'K'},
+      {"check", no_argument, 0, 'X'},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -156,6 +160,7 @@ int main(int argc, char **argv) {
       }
       a.srv.heartbeat_ms = (uint32_t)v;
       break;
+    case 'X': check_only = 1; break;
     case 'C': tls_cert = optarg; break;
     case 'K': tls_key = optarg; break;
     case 'h': usage(stdout); return 0;
@@ -190,6 +195,18 @@ int main(int argc, char **argv) {
   if (rc) {
     sg_error("cannot open the data directory %s: %s", data_dir, sg_strerror(rc));
     return 1;
+  }
+  if (check_only) {
+    sg_check_stats cs;
+    rc = sg_store_check(a.srv.store, stdout, &cs);
+    printf("checked %llu units, %llu workers, %llu changes (revisions %llu..%llu), %llu tokens, "
+           "%llu audit entries: %llu problems\n",
+           (unsigned long long)cs.units, (unsigned long long)cs.workers,
+           (unsigned long long)cs.changes, (unsigned long long)cs.compacted_revision + 1,
+           (unsigned long long)cs.head_revision, (unsigned long long)cs.tokens,
+           (unsigned long long)cs.audit, (unsigned long long)cs.problems);
+    sg_store_close(a.srv.store);
+    return rc || cs.problems ? 1 : 0;
   }
   char token_path[4096];
   if (snprintf(token_path, sizeof token_path, "%s/admin.token", data_dir) >= (int)sizeof token_path ||

@@ -14,6 +14,7 @@
 #include "arena.h"
 #include "error.h"
 #include "log.h"
+#include "store/check.h"
 #include "store/env.h"
 #include "store/units.h"
 #include "store/workers.h"
@@ -260,6 +261,55 @@ static void test_corrupt_record_is_data_loss(void **state) {
   mdb_txn_abort(txn);
 }
 
+/* The integrity check finds each kind of damage it claims to. */
+static void test_check_finds_damage(void **state) {
+  fixture *f = *state;
+  MDB_txn *txn = begin(f, 0);
+  put_unit(f, txn, 1, SHEGONG__V1__UNIT_KIND__DISTRICT, "320602", "崇川区", 0);
+  put_unit(f, txn, 2, SHEGONG__V1__UNIT_KIND__TOWN, "320602001", "和平桥街道", 1);
+  sg_worker a = make_worker(1, "11010519491231002X", 2);
+  a.town_code = "320602001";
+  assert_int_equal(sg_workers_put(f->s, txn, &a, 2, NULL, 0), 0);
+  assert_int_equal(mdb_txn_commit(txn), 0);
+  sg_check_stats cs;
+  assert_int_equal(sg_store_check(f->s, NULL, &cs), 0);
+  assert_int_equal(cs.problems, 0);
+  assert_int_equal(cs.units, 2);
+  assert_int_equal(cs.workers, 1);
+
+  /* an index entry lost */
+  txn = begin(f, 0);
+  assert_int_equal(sg_index_pair_del(txn, f->s->workers_by_unit, 2, 1), 0);
+  assert_int_equal(mdb_txn_commit(txn), 0);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  assert_int_equal(sg_store_check(f->s, out, &cs), 0);
+  fclose(out);
+  assert_int_equal(cs.problems, 1);
+  assert_non_null(strstr(buf, "missing from workers_by_unit"));
+  free(buf);
+
+  /* a revision the changelog does not hold */
+  txn = begin(f, 0);
+  assert_int_equal(sg_index_pair_put(txn, f->s->workers_by_unit, 2, 1), 0);
+  uint64_t r;
+  assert_int_equal(sg_store_next_revision(f->s, txn, &r), 0);
+  assert_int_equal(mdb_txn_commit(txn), 0);
+  assert_int_equal(sg_store_check(f->s, NULL, &cs), 0);
+  assert_int_equal(cs.problems, 1); /* the log ends before the head */
+
+  /* a record that does not decode */
+  txn = begin(f, 0);
+  uint8_t key[8], junk[] = {0x0a, 0x7f};
+  sg_key_u64(key, 2);
+  MDB_val k = {8, key}, v = {sizeof junk, junk};
+  assert_int_equal(mdb_put(txn, f->s->units, &k, &v, 0), 0);
+  assert_int_equal(mdb_txn_commit(txn), 0);
+  assert_int_equal(sg_store_check(f->s, NULL, &cs), 0);
+  assert_true(cs.problems >= 3); /* the record, and the indexes and worker that name it */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keys_sort_numerically),
@@ -269,6 +319,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_record_is_data_loss, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_check_finds_damage, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
