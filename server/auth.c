@@ -59,6 +59,23 @@ const char *sg_role_name(int role) {
   }
 }
 
+int sg_auth_still_valid(sg_store *s, MDB_txn *txn, uint64_t token_id, const char *now) {
+  Shegong__V1__Token *t;
+  if (sg_record_get(txn, s->tokens, token_id, &shegong__v1__token__descriptor, NULL,
+                    (ProtobufCMessage **)&t) != 0)
+    return SG_EUNAUTH;
+  int ok = !t->revoked && (!t->expires_at[0] || strcmp(t->expires_at, now) > 0);
+  protobuf_c_message_free_unpacked(&t->base, NULL);
+  return ok ? 0 : SG_EUNAUTH;
+}
+
+int sg_auth_service_grantable(const char *path) {
+  if (strncmp(path, "/shegong.v1.Tokens/", 19) == 0) return 0;
+  for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
+    if (strcmp(acl[i].path, path) == 0) return (acl[i].roles & (R_TOWN | R_AUDITOR)) != 0;
+  return 0;
+}
+
 int sg_auth_has_rule(const char *path) {
   for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
     if (strcmp(acl[i].path, path) == 0) return 1;

@@ -41,6 +41,19 @@ int sg_auth_bootstrap(sg_store *s, const char *path);
 int sg_auth_authenticate(sg_store *s, MDB_txn *txn, const char *authorization, const char *now,
                          sg_principal *out, sg_status *st);
 
+/*
+ * Whether token id is still good at `now` (not revoked, not expired): for
+ * calls that outlive their start, such as watches. 0 or SG_EUNAUTH.
+ */
+int sg_auth_still_valid(sg_store *s, MDB_txn *txn, uint64_t token_id, const char *now);
+
+/*
+ * Whether a SERVICE token may be given method path: data methods only,
+ * never the token, compaction or audit methods (a service must not be able
+ * to mint itself a wider token).
+ */
+int sg_auth_service_grantable(const char *path);
+
 /* True when p may call the method of e (the method table, default deny). */
 int sg_auth_allowed(const sg_principal *p, const sg_dispatch_entry *e);
 

@@ -33,7 +33,8 @@ static void usage(FILE *f) {
           "  --port-file F       write the port listened on to F\n"
           "  --log-level L       debug, info, warn or error (default info)\n"
           "  --max-frame BYTES   largest frame accepted (default %u)\n"
-          "  --map-size MIB      LMDB map size in MiB (default %zu)\n"
+          "  --map-size MIB      LMDB map size in MiB at start (default %zu); it doubles when full\n"
+          "  --map-max MIB       the most the map may grow to (default 65536)\n"
           "  --watch-heartbeat-ms MS  progress message interval of idle watches (default 10000)\n"
           "  --tls-cert F --tls-key F  serve TLS (1.2+) with this PEM certificate chain and key\n"
           "  --check             check the database's integrity and exit (0: sound)\n"
@@ -111,7 +112,7 @@ int main(int argc, char **argv) {
   const char *data_dir = NULL, *listen = "127.0.0.1:7420", *port_file = NULL;
   const char *tls_cert = NULL, *tls_key = NULL;
   int check_only = 0;
-  uint64_t map_mib = SG_MAP_SIZE_DEFAULT >> 20;
+  uint64_t map_mib = SG_MAP_SIZE_DEFAULT >> 20, map_max_mib = 64u << 10;
   app a;
   memset(&a, 0, sizeof a);
   sg_limits_default(&a.srv.limits);
@@ -121,7 +122,7 @@ int main(int argc, char **argv) {
       {"max-frame", required_argument, 0, 'F'}, {"map-size", required_argument, 0, 'M'},
       {"watch-heartbeat-ms", required_argument, 0, 'W'},
       {"tls-cert", required_argument, 0, 'C'},  {"tls-key", required_argument, 0, 'K'},
-      {"check", no_argument, 0, 'X'},
+      {"check", no_argument, 0, 'X'},          {"map-max", required_argument, 0, 'G'},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -148,8 +149,14 @@ int main(int argc, char **argv) {
       a.srv.limits.max_frame = (uint32_t)v;
       break;
     case 'M':
-      if (parse_u64(optarg, 16, 1u << 24, &map_mib)) {
-        fprintf(stderr, "shegongd: --map-size must be 16 to %u MiB\n", 1u << 24);
+      if (parse_u64(optarg, 1, 1u << 24, &map_mib)) {
+        fprintf(stderr, "shegongd: --map-size must be 1 to %u MiB\n", 1u << 24);
+        return 2;
+      }
+      break;
+    case 'G':
+      if (parse_u64(optarg, 1, 1u << 24, &map_max_mib)) {
+        fprintf(stderr, "shegongd: --map-max must be 1 to %u MiB\n", 1u << 24);
         return 2;
       }
       break;
@@ -196,6 +203,7 @@ int main(int argc, char **argv) {
     sg_error("cannot open the data directory %s: %s", data_dir, sg_strerror(rc));
     return 1;
   }
+  sg_store_set_map_max(a.srv.store, (size_t)map_max_mib << 20);
   if (check_only) {
     sg_check_stats cs;
     rc = sg_store_check(a.srv.store, stdout, &cs);

@@ -102,13 +102,31 @@ static void apply(sg_writer *w, MDB_txn *parent, sg_job *j) {
 
 static void run_batch(sg_writer *w, sg_job *batch) {
   MDB_txn *txn = NULL;
-  int rc = mdb_txn_begin(w->store->env, NULL, 0, &txn);
-  int err = rc ? sg_store_err(rc, "begin write transaction") : 0;
-  if (!err) {
-    for (sg_job *j = batch; j; j = j->next) apply(w, txn, j);
-    rc = mdb_txn_commit(txn);
-    txn = NULL;
-    if (rc) err = sg_store_err(rc, "commit batch");
+  int rc, err = 0;
+  /* a full map is grown and the whole batch applied again, a few times at most */
+  for (int attempt = 0;; attempt++) {
+    rc = mdb_txn_begin(w->store->env, NULL, 0, &txn);
+    err = rc ? sg_store_err(rc, "begin write transaction") : 0;
+    if (err) break;
+    int full = 0;
+    for (sg_job *j = batch; j; j = j->next) {
+      apply(w, txn, j);
+      full |= j->rc == SG_EFULL;
+    }
+    if (!full) {
+      rc = mdb_txn_commit(txn);
+      txn = NULL;
+      err = rc ? sg_store_err(rc, "commit batch") : 0;
+    } else {
+      mdb_txn_abort(txn);
+      txn = NULL;
+      err = SG_EFULL;
+    }
+    if (err != SG_EFULL || attempt == 3 || sg_store_grow(w->store) != 0) break;
+    for (sg_job *j = batch; j; j = j->next) {
+      j->rc = 0;
+      j->resp = NULL;
+    }
   }
   if (txn) mdb_txn_abort(txn);
   if (err) {

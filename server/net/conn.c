@@ -23,6 +23,7 @@ typedef struct watch {
   uint64_t position;
   const char *method;
   int mask;           /* the watcher may not see personal data */
+  uint64_t token_id;  /* rechecked at each notification: revocation ends the watch */
 } watch;
 
 /*
@@ -367,7 +368,8 @@ static int keep_open(sg_call_ctx *ctx, uint64_t town_id, int all, uint64_t posit
     c->cap_watches = cap;
   }
   c->watches[c->n_watches++] = (watch){t->call_id, town_id, all, position, ctx->method,
-                                       t->mask_arena != NULL};
+                                       t->mask_arena != NULL,
+                                       ctx->principal ? ctx->principal->token_id : 0};
   srv->n_watches++;
   if (!srv->heartbeat_started) {
     uv_timer_init(srv->loop, &srv->heartbeat);
@@ -387,20 +389,24 @@ static int keep_open(sg_call_ctx *ctx, uint64_t town_id, int all, uint64_t posit
  */
 static void notify_watches(sg_server *srv, int heartbeat) {
   if (srv->n_watches == 0 || srv->stopping) return;
-  int rc = mdb_txn_renew(srv->read_txn);
-  if (rc) {
-    sg_store_err(rc, "renew read transaction for watches");
-    return;
-  }
+  int rc = sg_store_read_begin(srv->store, srv->read_txn);
+  if (rc) return;
   uint64_t head = 0, compacted = 0;
+  char now[32];
+  sg_now_rfc3339(now, sizeof now);
   if (sg_store_head_revision(srv->store, srv->read_txn, &head) ||
       sg_changes_compacted(srv->store, srv->read_txn, &compacted)) {
-    mdb_txn_reset(srv->read_txn);
+    sg_store_read_end(srv->store, srv->read_txn);
     return;
   }
   for (sg_conn *c = srv->conns; c; c = c->next) {
     for (size_t i = 0; i < c->n_watches && !c->closing;) {
       watch *w = &c->watches[i];
+      /* a revocation commits no change: check the token before skipping idle watches */
+      if (w->token_id && sg_auth_still_valid(srv->store, srv->read_txn, w->token_id, now) != 0) {
+        end_watch(c, w, SG_EUNAUTH, "the watch's token was revoked or has expired");
+        continue;
+      }
       if ((!heartbeat && w->position >= head) || c->out_bytes > srv->limits.max_output_bytes) {
         i++;
         continue;
@@ -430,7 +436,7 @@ static void notify_watches(sg_server *srv, int heartbeat) {
       i++;
     }
   }
-  mdb_txn_reset(srv->read_txn);
+  sg_store_read_end(srv->store, srv->read_txn);
 }
 
 static void on_heartbeat(uv_timer_t *t) { notify_watches(t->data, 1); }
@@ -506,14 +512,13 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   }
   sg_call_ctx_stamp(&ctx);
   ProtobufCMessage *resp = NULL;
-  int rc = mdb_txn_renew(srv->read_txn);
+  int rc = sg_store_read_begin(srv->store, srv->read_txn);
   if (rc) {
-    rc = sg_store_err(rc, "renew read transaction");
     sg_status_set(&st, rc, NULL);
   } else {
     rc = e->impl->handler(&ctx, srv->read_txn, req, &resp);
     /* replies never point into the map, so the txn ends before sending */
-    mdb_txn_reset(srv->read_txn);
+    sg_store_read_end(srv->store, srv->read_txn);
   }
   if ((rc == 0 || rc == SG_CALL_OPEN) && p && p->pii &&
       sg_message_has_pii(e->info->method->output))
@@ -535,25 +540,24 @@ static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_princip
   sg_status_clear(&st);
   char now[32];
   sg_now_rfc3339(now, sizeof now);
-  int rc = mdb_txn_renew(srv->read_txn);
+  int rc = sg_store_read_begin(srv->store, srv->read_txn);
   if (rc) {
-    sg_status_set(&st, sg_store_err(rc, "renew read transaction"), "cannot check the token");
+    sg_status_set(&st, rc, "cannot check the token");
   } else {
     rc = sg_auth_authenticate(srv->store, srv->read_txn, sg_frame_metadata(f, "authorization"),
                               now, p, &st);
-    mdb_txn_reset(srv->read_txn);
+    sg_store_read_end(srv->store, srv->read_txn);
+  }
+  if (rc == 0 && !c->authed) {
+    /* a known principal, allowed this call or not, is no stranger */
+    c->authed = 1;
+    c->dec.max_frame = srv->limits.max_frame;
+    uv_timer_stop(&c->linger);
   }
   if (rc == 0 && !sg_auth_allowed(p, e))
     rc = sg_status_set(&st, SG_EPERM, "a %s token may not call %s", sg_role_name(p->role),
                        e->info->path);
-  if (rc == 0) {
-    if (!c->authed) {
-      c->authed = 1;
-      c->dec.max_frame = srv->limits.max_frame;
-      uv_timer_stop(&c->linger);
-    }
-    return 0;
-  }
+  if (rc == 0) return 0;
   send_reply(c, f->call_id, NULL, &st);
   audit_event(c, rc == SG_EUNAUTH ? NULL : p, e->info->path, NULL, &st, "denied");
   sg_info("refused %s from %s: %s", e->info->path, c->peer, st.message);

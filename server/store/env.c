@@ -13,7 +13,8 @@ int sg_store_err(int mdb_rc, const char *what) {
   if (mdb_rc == 0) return 0;
   if (mdb_rc == MDB_NOTFOUND) return SG_ENOTFOUND;
   if (mdb_rc == MDB_MAP_FULL) {
-    sg_error("storage: %s: %s (raise --map-size)", what, mdb_strerror(mdb_rc));
+    /* the writer grows the map and tries again; only the last refusal is news */
+    sg_debug("storage: %s: %s", what, mdb_strerror(mdb_rc));
     return SG_EFULL;
   }
   if (mdb_rc == ENOSPC) {
@@ -162,11 +163,46 @@ static int open_tables(sg_store *s, MDB_txn *txn) {
   return 0;
 }
 
+int sg_store_read_begin(sg_store *s, MDB_txn *txn) {
+  pthread_rwlock_rdlock(&s->map_lock);
+  int rc = mdb_txn_renew(txn);
+  if (rc) {
+    pthread_rwlock_unlock(&s->map_lock);
+    return sg_store_err(rc, "renew read transaction");
+  }
+  return 0;
+}
+
+void sg_store_read_end(sg_store *s, MDB_txn *txn) {
+  mdb_txn_reset(txn);
+  pthread_rwlock_unlock(&s->map_lock);
+}
+
+void sg_store_set_map_max(sg_store *s, size_t max) { s->map_max = max; }
+
+int sg_store_grow(sg_store *s) {
+  if (s->map_size >= s->map_max) {
+    sg_error("storage: the map is at its maximum of %zu MiB (raise --map-max)", s->map_max >> 20);
+    return SG_EFULL;
+  }
+  size_t want = s->map_size * 2 > s->map_max ? s->map_max : s->map_size * 2;
+  pthread_rwlock_wrlock(&s->map_lock);
+  int rc = mdb_env_set_mapsize(s->env, want);
+  pthread_rwlock_unlock(&s->map_lock);
+  if (rc) return sg_store_err(rc, "grow the map");
+  sg_info("storage: the map grew from %zu to %zu MiB", s->map_size >> 20, want >> 20);
+  s->map_size = want;
+  return 0;
+}
+
 int sg_store_open(sg_store **out, const char *dir, size_t map_size) {
   int rc = 0, err = 0;
   MDB_txn *txn = NULL;
   sg_store *s = calloc(1, sizeof *s);
   if (!s) return SG_ENOMEM;
+  pthread_rwlock_init(&s->map_lock, NULL);
+  s->map_size = map_size ? map_size : SG_MAP_SIZE_DEFAULT;
+  s->map_max = (size_t)64 << 30;
   if (sodium_init() < 0) {
     sg_error("libsodium failed to initialise");
     err = SG_EINTERNAL;
@@ -179,7 +215,7 @@ int sg_store_open(sg_store **out, const char *dir, size_t map_size) {
   }
   if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 32)) ||
       (rc = mdb_env_set_maxreaders(s->env, 126)) ||
-      (rc = mdb_env_set_mapsize(s->env, map_size ? map_size : SG_MAP_SIZE_DEFAULT))) {
+      (rc = mdb_env_set_mapsize(s->env, s->map_size))) {
     err = sg_store_err(rc, "create environment");
     goto done;
   }
@@ -189,6 +225,10 @@ int sg_store_open(sg_store **out, const char *dir, size_t map_size) {
     err = SG_ESTORAGE;
     goto done;
   }
+  /* a database grown larger than asked keeps its size */
+  MDB_envinfo info;
+  if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->map_size)
+    s->map_size = info.me_mapsize;
   int dead = 0;
   mdb_reader_check(s->env, &dead);
   if (dead) sg_warn("cleared %d stale reader slots", dead);
@@ -233,6 +273,7 @@ done:
   if (txn) mdb_txn_abort(txn);
   if (err) {
     if (s->env) mdb_env_close(s->env);
+    pthread_rwlock_destroy(&s->map_lock);
     free(s);
     return err;
   }
@@ -245,6 +286,7 @@ void sg_store_close(sg_store *s) {
   sodium_memzero(s->idno_key, sizeof s->idno_key);
   sodium_memzero(s->token_key, sizeof s->token_key);
   mdb_env_close(s->env);
+  pthread_rwlock_destroy(&s->map_lock);
   free(s);
 }
 

@@ -10,6 +10,7 @@
 #define SG_STORE_ENV_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,12 @@ typedef struct sg_store {
   uint8_t idno_key[32];
   /* Key of the token digests: a stolen database does not yield usable secrets. */
   uint8_t token_key[32];
+  /*
+   * The map may be resized only while no transaction of this process is
+   * active: read transactions hold this lock shared, a resize exclusive.
+   */
+  pthread_rwlock_t map_lock;
+  size_t map_size, map_max;
 } sg_store;
 
 /*
@@ -38,7 +45,22 @@ typedef struct sg_store {
  * clears stale reader slots. *out is owned by the caller: sg_store_close().
  */
 int sg_store_open(sg_store **out, const char *dir, size_t map_size);
+/* The most the map may grow to (default 64 GiB); set before use. */
+void sg_store_set_map_max(sg_store *s, size_t max);
 void sg_store_close(sg_store *s);
+
+/*
+ * A short read transaction on a reset txn (the loop thread's): renews it
+ * under the map lock; read_end resets it and lets a resize in.
+ */
+int sg_store_read_begin(sg_store *s, MDB_txn *txn);
+void sg_store_read_end(sg_store *s, MDB_txn *txn);
+
+/*
+ * Doubles the map (up to map_max) after MDB_MAP_FULL; the caller holds no
+ * transaction. SG_EFULL when it is already at the maximum.
+ */
+int sg_store_grow(sg_store *s);
 
 /*
  * Logs an LMDB error with its text and what was being done, and returns

@@ -5,6 +5,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "store/env.h"
 #include "store/units.h"
 #include "svc/svc.h"
 
@@ -58,6 +59,8 @@ static int tokens_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   for (size_t i = 0; i < t->n_methods && i < SG_TOKEN_METHODS_MAX; i++) {
     const sg_method_info *mi = strlen(t->methods[i]) < 96 ? sg_methods_find(t->methods[i]) : NULL;
     if (!mi) sg_status_violation(ctx->st, "token.methods", "no method %.60s", t->methods[i]);
+    else if (!sg_auth_service_grantable(mi->path))
+      sg_status_violation(ctx->st, "token.methods", "%s is not for service tokens", mi->path);
     else paths[i] = sg_dup(ctx, mi->path); /* stored as full paths */
   }
   t->methods = paths;
