@@ -28,6 +28,7 @@ static const struct {
   const char *path;
   unsigned roles;
 } acl[] = {
+    {"/shegong.v1.Admin/Backup", R_ADMIN},
     {"/shegong.v1.Admin/Compact", R_ADMIN},
     {"/shegong.v1.Admin/Hello", R_ANY},
     {"/shegong.v1.Audit/List", R_ADMIN | R_AUDITOR},

@@ -63,6 +63,7 @@ typedef struct sg_call_ctx {
 typedef enum sg_method_kind {
   SG_METHOD_READ = 1,  /* loop thread, read transaction */
   SG_METHOD_WRITE = 2, /* writer thread, nested write transaction */
+  SG_METHOD_BLOCKING = 3, /* a libuv pool thread, no transaction given: long reads (backup) */
 } sg_method_kind;
 
 /*

@@ -25,6 +25,7 @@ struct sg_job {
   sg_principal principal;      /* who asked, when has_principal */
   int has_principal;
   Shegong__V1__AuditEntry audit; /* entry NULL: written as is */
+  uv_work_t work;              /* SG_METHOD_BLOCKING jobs run on the libuv pool */
   ProtobufCMessage *req;
   ProtobufCMessage *resp;      /* set when applied */
   sg_status st;

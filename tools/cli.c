@@ -73,6 +73,7 @@ static void usage(FILE *f) {
         "  token list [--include-revoked] | token revoke ID | whoami\n"
         "  audit list [--since SEQ] [--token-id ID] [--target PREFIX] [--event E]\n"
         "  admin compact --keep N                drop all but the newest N changes\n"
+        "  admin backup DIR                      hot copy into an empty directory on the server\n"
         "with --replica DIR:\n"
         "  replica init --town CODE              make DIR a copy of a town (needs the server)\n"
         "  sync                                  push the outbox, then pull until current\n"
@@ -587,7 +588,18 @@ static int cmd_admin(cli *c, const char *verb, int argc, char **argv) {
     }
     return call_print(c, "Admin/Compact", &req.base);
   }
-  fprintf(stderr, "shegong: admin compact, not \"%s\"\n", verb);
+  if (strcmp(verb, "backup") == 0) {
+    Shegong__V1__BackupRequest req = SHEGONG__V1__BACKUP_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1) {
+      fprintf(stderr, "shegong: admin backup DIR (an empty directory on the server's machine)\n");
+      return EXIT_USAGE;
+    }
+    req.directory = (char *)pos[0];
+    return call_print(c, "Admin/Backup", &req.base);
+  }
+  fprintf(stderr, "shegong: admin compact|backup, not \"%s\"\n", verb);
   return EXIT_USAGE;
 }
 

@@ -564,6 +564,29 @@ static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_princip
   return rc;
 }
 
+/* A long read-only call (a backup) on a pool thread: the loop keeps serving. */
+static void blocking_work(uv_work_t *w) {
+  sg_job *job = w->data;
+  sg_conn *c = job->owner;
+  sg_status_clear(&job->st);
+  sg_call_ctx ctx = {.store = c->srv->store, .limits = &c->srv->limits, .arena = &job->arena,
+                     .st = &job->st, .peer = job->peer, .method = job->entry->info->path,
+                     .principal = job->has_principal ? &job->principal : NULL};
+  sg_call_ctx_stamp(&ctx);
+  job->rc = job->entry->impl->handler(&ctx, NULL, job->req, &job->resp);
+  if (job->rc && job->st.code == 0) sg_status_set(&job->st, job->rc, NULL);
+  sg_status_finish_violations(&job->st);
+}
+
+static void blocking_done(uv_work_t *w, int status) {
+  sg_job *job = w->data;
+  if (status == UV_ECANCELED && job->rc == 0) job->rc = sg_status_set(&job->st, SG_ECANCELED, NULL);
+  sg_conn *c = job->owner;
+  audit_event(c, job->has_principal ? &job->principal : NULL, job->entry->info->path, job->req,
+              &job->st, "admin");
+  sg_server_job_done(job, NULL);
+}
+
 static int on_frame(void *arg, sg_frame *f) {
   sg_conn *c = arg;
   sg_server *srv = c->srv;
@@ -666,6 +689,16 @@ static int on_frame(void *arg, sg_frame *f) {
   job->deadline_ms = sg_now_ms() + (f->timeout_ms ? f->timeout_ms : srv->limits.default_timeout_ms);
   snprintf(job->peer, sizeof job->peer, "%s", c->peer);
   c->refs++;
+  if (e->impl->kind == SG_METHOD_BLOCKING) {
+    job->work.data = job;
+    if (uv_queue_work(srv->loop, &job->work, blocking_work, blocking_done) != 0) {
+      remove_call(c, job);
+      c->refs--;
+      send_error(c, id, SG_EINTERNAL, "cannot start the work");
+      sg_job_free(job);
+    }
+    goto done;
+  }
   sg_writer_submit(srv->writer, job);
 done:
   sg_frame_free(f);

@@ -1,5 +1,11 @@
 /* Admin service: Hello. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "timeutil.h"
 
 #include "log.h"
 #include "shegong/v1/admin.pb-c.h"
@@ -56,7 +62,75 @@ static int admin_compact(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   return 0;
 }
 
+/*
+ * Copies the environment with compaction into an empty directory. Runs on
+ * a pool thread: mdb_env_copy2 takes its own read transaction, so writes go
+ * on meanwhile and the copy is one consistent revision.
+ */
+static int admin_backup(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                        ProtobufCMessage **resp) {
+  (void)txn;
+  const Shegong__V1__BackupRequest *req = (const void *)req_msg;
+  const char *dir = req->directory;
+  if (dir[0] != '/' || strlen(dir) > 1024) {
+    sg_status_violation(ctx->st, "directory", "an absolute path on the server, at most 1024 bytes");
+    return SG_EINVAL;
+  }
+  DIR *d = opendir(dir);
+  if (!d) {
+    sg_status_violation(ctx->st, "directory", "cannot open it: %s", strerror(errno));
+    return SG_EINVAL;
+  }
+  int empty = 1;
+  for (struct dirent *e; (e = readdir(d));)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) empty = 0;
+  closedir(d);
+  if (!empty) {
+    sg_status_violation(ctx->st, "directory", "must be empty: a backup never overwrites");
+    return SG_EINVAL;
+  }
+  uint64_t t0 = sg_now_ms();
+  /* the copy's read transaction is active throughout: no map resize meanwhile */
+  pthread_rwlock_rdlock(&ctx->store->map_lock);
+  int rc = mdb_env_copy2(ctx->store->env, dir, MDB_CP_COMPACT);
+  pthread_rwlock_unlock(&ctx->store->map_lock);
+  if (rc) {
+    sg_error("backup to %s failed: %s", dir, mdb_strerror(rc));
+    return sg_status_set(ctx->st, rc == ENOSPC ? SG_EFULL : SG_EIO, "the copy failed: %s",
+                         rc == ENOSPC ? "no space left" : "see the server log");
+  }
+  Shegong__V1__BackupResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return SG_ENOMEM;
+  shegong__v1__backup_response__init(r);
+  r->directory = sg_dup(ctx, dir);
+  r->seconds = (double)(sg_now_ms() - t0) / 1000.0;
+  char path[1100];
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+  struct stat sb;
+  if (stat(path, &sb) == 0) r->bytes = (uint64_t)sb.st_size;
+  /* the revision the copy holds, read from the copy itself */
+  MDB_env *env = NULL;
+  MDB_txn *t = NULL;
+  MDB_dbi meta;
+  int step = 0;
+  if ((rc = mdb_env_create(&env)) == 0 && ++step && (rc = mdb_env_set_maxdbs(env, 32)) == 0 &&
+      ++step && (rc = mdb_env_open(env, dir, MDB_RDONLY | MDB_NOLOCK, 0600)) == 0 && ++step &&
+      (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &t)) == 0 && ++step &&
+      (rc = mdb_dbi_open(t, "meta", 0, &meta)) == 0 && ++step) {
+    MDB_val k = {13, "head_revision"}, v;
+    if ((rc = mdb_get(t, meta, &k, &v)) == 0 && v.mv_size == 8) r->head_revision = sg_key_get_u64(v.mv_data);
+  }
+  if (rc) sg_warn("backup: cannot read the copy's revision (step %d): %s", step, mdb_strerror(rc));
+  if (t) mdb_txn_abort(t);
+  if (env) mdb_env_close(env);
+  sg_info("backup: %llu bytes at revision %llu to %s in %.2f s", (unsigned long long)r->bytes,
+          (unsigned long long)r->head_revision, dir, r->seconds);
+  *resp = &r->base;
+  return 0;
+}
+
 const sg_method_impl sg_svc_admin[] = {
+    {"/shegong.v1.Admin/Backup", SG_METHOD_BLOCKING, admin_backup},
     {"/shegong.v1.Admin/Hello", SG_METHOD_READ, admin_hello},
     {"/shegong.v1.Admin/Compact", SG_METHOD_WRITE, admin_compact},
     {NULL, 0, NULL},
