@@ -38,7 +38,8 @@
   X(FULL,      -103, "storage full",                  8)                       \
   X(IO,        -104, "i/o error",                     14)                      \
   X(AGAIN,     -105, "need more data",                2)                       \
-  X(EOF,       -106, "connection closed",             14)
+  X(EOF,       -106, "connection closed",             14)                      \
+  X(NOSPACE,   -107, "no space left on the data disk", 8)
 
 enum {
 #define SG_ERR_ENUM(name, val, text, code) SG_E##name = (val),

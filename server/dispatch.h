@@ -26,6 +26,7 @@ typedef struct sg_limits {
   size_t max_output_bytes; /* per connection: reading pauses past it */
   uint32_t max_in_flight;  /* per connection: queued writes */
   uint32_t max_connections;
+  uint32_t partial_frame_ms; /* a frame begun must be finished within this */
 } sg_limits;
 
 struct sg_principal;

@@ -38,6 +38,13 @@ static void usage(FILE *f) {
           "  --watch-heartbeat-ms MS  progress message interval of idle watches (default 10000)\n"
           "  --tls-cert F --tls-key F  serve TLS (1.2+) with this PEM certificate chain and key\n"
           "  --check             check the database's integrity and exit (0: sound)\n"
+          "limits (docs/OPERATIONS.md):\n"
+          "  --max-connections N       (default 1024)\n"
+          "  --max-in-flight N         writes queued per connection (default 1024)\n"
+          "  --max-output-mib N        unsent answers per connection before reading pauses (16)\n"
+          "  --partial-frame-ms MS     a frame begun must be finished within this (30000)\n"
+          "  --max-page-size N         largest list page (1000)\n"
+          "  --default-timeout-ms MS   deadline of calls that set none (60000)\n"
           "  --version           print the version and exit\n",
           SG_FRAME_MAX_DEFAULT, SG_MAP_SIZE_DEFAULT >> 20);
 }
@@ -123,6 +130,12 @@ int main(int argc, char **argv) {
       {"watch-heartbeat-ms", required_argument, 0, 'W'},
       {"tls-cert", required_argument, 0, 'C'},  {"tls-key", required_argument, 0, 'K'},
       {"check", no_argument, 0, 'X'},          {"map-max", required_argument, 0, 'G'},
+      {"max-connections", required_argument, 0, 1001},
+      {"max-in-flight", required_argument, 0, 1002},
+      {"max-output-mib", required_argument, 0, 1003},
+      {"partial-frame-ms", required_argument, 0, 1004},
+      {"max-page-size", required_argument, 0, 1005},
+      {"default-timeout-ms", required_argument, 0, 1006},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -168,6 +181,31 @@ int main(int argc, char **argv) {
       a.srv.heartbeat_ms = (uint32_t)v;
       break;
     case 'X': check_only = 1; break;
+    case 1001: case 1002: case 1003: case 1004: case 1005: case 1006: {
+      static const struct {
+        int opt;
+        const char *name;
+        uint64_t min, max;
+      } lim[] = {{1001, "--max-connections", 1, 100000},   {1002, "--max-in-flight", 1, 100000},
+                 {1003, "--max-output-mib", 1, 4096},      {1004, "--partial-frame-ms", 100, 3600000},
+                 {1005, "--max-page-size", 1, 100000},     {1006, "--default-timeout-ms", 10, 3600000}};
+      size_t i = 0;
+      while (lim[i].opt != ch) i++;
+      if (parse_u64(optarg, lim[i].min, lim[i].max, &v)) {
+        fprintf(stderr, "shegongd: %s must be %llu to %llu\n", lim[i].name,
+                (unsigned long long)lim[i].min, (unsigned long long)lim[i].max);
+        return 2;
+      }
+      sg_limits *l = &a.srv.limits;
+      if (ch == 1001) l->max_connections = (uint32_t)v;
+      else if (ch == 1002) l->max_in_flight = (uint32_t)v;
+      else if (ch == 1003) l->max_output_bytes = (size_t)v << 20;
+      else if (ch == 1004) l->partial_frame_ms = (uint32_t)v;
+      else if (ch == 1005) l->max_page_size = (uint32_t)v;
+      else l->default_timeout_ms = (uint32_t)v;
+      if (l->default_page_size > l->max_page_size) l->default_page_size = l->max_page_size;
+      break;
+    }
     case 'C': tls_cert = optarg; break;
     case 'K': tls_key = optarg; break;
     case 'h': usage(stdout); return 0;

@@ -136,8 +136,10 @@ static void run_batch(sg_writer *w, sg_job *batch) {
         j->rc = err;
         j->resp = NULL;
         sg_status_clear(&j->st);
-        sg_status_set(&j->st, err, err == SG_EFULL ? "storage is full; nothing was written"
-                                                   : "storage error; nothing was written");
+        sg_status_set(&j->st, err,
+                      err == SG_EFULL || err == SG_ENOSPACE
+                          ? "storage is full; nothing was written, try again when there is room"
+                          : "storage error; nothing was written");
       }
     }
   }

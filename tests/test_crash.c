@@ -361,8 +361,86 @@ static void test_backup_under_load(void **state) {
   hs_server_cleanup(&srv);
 }
 
+static int create_one(sg_client *c, unsigned k, sg_status *st) {
+  char idno[19], name[32];
+  idno_for(77, 9, k, idno);
+  snprintf(name, sizeof name, "满盘%u", k);
+  Shegong__V1__Worker wk = SHEGONG__V1__WORKER__INIT;
+  wk.name = name;
+  wk.id_number = idno;
+  wk.unit_code = "320602001001";
+  wk.category = SHEGONG__V1__CATEGORY__COMMUNITY_BASED;
+  wk.role = SHEGONG__V1__ROLE__GENERALIST;
+  wk.hire_date = "2022-07-01";
+  Shegong__V1__CreateWorkerRequest r = SHEGONG__V1__CREATE_WORKER_REQUEST__INIT;
+  r.worker = &wk;
+  ProtobufCMessage *resp = NULL;
+  int rc = sg_call(c, "Workers/Create", &r.base, &resp, 10000, st);
+  if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+  return rc;
+}
+
+/*
+ * A full disk: the data directory on a 3 MiB tmpfs, filled up. Writes fail
+ * with RESOURCE_EXHAUSTED, reads go on, writes work again once there is
+ * room, and the database is sound. Needs root to mount (skipped otherwise).
+ */
+static void test_disk_full(void **state) {
+  (void)state;
+  char mnt[] = "/tmp/shegong-diskfull-XXXXXX";
+  assert_non_null(mkdtemp(mnt));
+  char data[128], filler[128];
+  const char *mount_argv[] = {"/bin/mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt, NULL};
+  if (hs_run(mount_argv, NULL, NULL, NULL, 0) != 0) {
+    rmdir(mnt);
+    print_message("cannot mount a tmpfs here (not root?): skipped\n");
+    skip();
+  }
+  snprintf(data, sizeof data, "%s/db", mnt);
+  snprintf(filler, sizeof filler, "%s/filler", mnt);
+  hs_server srv;
+  const char *args[] = {"--map-size", "64", NULL};
+  assert_int_equal(hs_server_start(&srv, data, args), 0);
+  assert_int_equal(make_tree(srv.addr), 0);
+  sg_client *c;
+  sg_status st;
+  assert_int_equal(sg_client_connect(&c, srv.addr, 5000, &st), 0);
+  unsigned k = 0;
+  for (; k < 50; k++) assert_int_equal(create_one(c, k, &st), 0);
+  /* take every free byte */
+  FILE *f = fopen(filler, "w");
+  assert_non_null(f);
+  static char block[65536];
+  while (fwrite(block, 1, sizeof block, f) == sizeof block) {
+  }
+  fclose(f);
+  int rc = 0;
+  for (unsigned tries = 0; tries < 20000 && rc == 0; tries++) rc = create_one(c, k++, &st);
+  assert_int_equal(rc, SG_ENOMEM); /* RESOURCE_EXHAUSTED */
+  assert_int_equal(st.code, 8); /* RESOURCE_EXHAUSTED */
+  print_message("disk full after %u creates: %s\n", k, st.message);
+  /* reads go on */
+  Shegong__V1__GetWorkerRequest g = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+  g.id = 1;
+  ProtobufCMessage *resp;
+  assert_int_equal(sg_call(c, "Workers/Get", &g.base, &resp, 10000, &st), 0);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  /* room again: writes again */
+  assert_int_equal(unlink(filler), 0);
+  assert_int_equal(create_one(c, k++, &st), 0);
+  sg_client_close(c);
+  assert_int_equal(hs_server_stop(&srv), 0);
+  const char *check[] = {SHEGONGD_PATH, "--check", "--data", data, NULL};
+  assert_int_equal(hs_run(check, NULL, NULL, NULL, 0), 0);
+  const char *umount_argv[] = {"/bin/umount", mnt, NULL};
+  assert_int_equal(hs_run(umount_argv, NULL, NULL, NULL, 0), 0);
+  rmdir(mnt);
+  hs_server_cleanup(&srv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_kill9_cycles),
-                                     cmocka_unit_test(test_backup_under_load)};
+                                     cmocka_unit_test(test_backup_under_load),
+                                     cmocka_unit_test(test_disk_full)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

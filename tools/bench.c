@@ -350,7 +350,7 @@ int main(int argc, char **argv) {
   }
   size_t total = 0;
   for (int op = 0; op < OP_N; op++) {
-    qsort(all[op].us, all[op].n, sizeof *all[op].us, cmp_u32);
+    if (all[op].n) qsort(all[op].us, all[op].n, sizeof *all[op].us, cmp_u32);
     total += all[op].n;
   }
   if (b.json) {

@@ -117,6 +117,33 @@ static void on_preauth_idle(uv_timer_t *t) {
   sg_conn_close(c);
 }
 
+__attribute__((format(printf, 4, 5))) static void send_error(sg_conn *c, uint32_t call_id, int err,
+                                                             const char *fmt, ...);
+
+/*
+ * After authentication the same timer watches for a frame started and not
+ * finished: a peer that sends half a frame and waits holds a buffer.
+ */
+static void on_partial_frame(uv_timer_t *t) {
+  sg_conn *c = t->data;
+  if (c->closing || !sg_frame_decoder_pending(&c->dec)) return;
+  sg_info("closing %s: a frame was left unfinished for %u ms", c->peer,
+          c->srv->limits.partial_frame_ms);
+  send_error(c, 0, SG_ETIMEDOUT, "a frame was left unfinished for %u ms",
+             c->srv->limits.partial_frame_ms);
+  sg_conn_close(c);
+}
+
+/* Arms or disarms the partial-frame timer after a read (authenticated connections). */
+static void watch_partial(sg_conn *c) {
+  if (!c->authed || c->closing) return;
+  if (!sg_frame_decoder_pending(&c->dec)) {
+    uv_timer_stop(&c->linger);
+  } else if (!uv_is_active((uv_handle_t *)&c->linger)) {
+    uv_timer_start(&c->linger, on_partial_frame, c->srv->limits.partial_frame_ms, 0);
+  }
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static int flush_tls(sg_conn *c);
@@ -730,6 +757,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0 || c->closing) return; /* draining discards */
   if (!c->tls) {
     feed_plain(c, (const uint8_t *)buf->base, (size_t)nread);
+    watch_partial(c);
     return;
   }
   char why[256];
@@ -737,6 +765,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                             sizeof why);
   /* the handshake and alerts make output of their own */
   if (!c->closing && flush_tls(c) != 0) rc = SG_ENOMEM;
+  watch_partial(c);
   if (rc == SG_EEOF) {
     sg_conn_close(c);
   } else if (rc < 0 && !c->closing) {

@@ -12,6 +12,7 @@ void sg_limits_default(sg_limits *l) {
   l->max_output_bytes = 16u << 20;
   l->max_in_flight = 1024;
   l->max_connections = 1024;
+  l->partial_frame_ms = 30000;
 }
 
 static void on_connection(uv_stream_t *server, int status) {

@@ -17,9 +17,9 @@ int sg_store_err(int mdb_rc, const char *what) {
     sg_debug("storage: %s: %s", what, mdb_strerror(mdb_rc));
     return SG_EFULL;
   }
-  if (mdb_rc == ENOSPC) {
+  if (mdb_rc == ENOSPC || mdb_rc == EDQUOT) {
     sg_error("storage: %s: %s", what, mdb_strerror(mdb_rc));
-    return SG_EFULL;
+    return SG_ENOSPACE;
   }
   sg_error("storage: %s: %s", what, mdb_strerror(mdb_rc));
   return SG_ESTORAGE;
