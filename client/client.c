@@ -566,9 +566,14 @@ static int finish(sg_client *c, pending *p, ProtobufCMessage **resp, sg_status *
   if (!st) st = &local;
   sg_status_clear(st);
   int rc = 0;
-  /* Hello is answered without a token: it proves nothing */
-  if ((!f->status || f->status->code != SHEGONG__V1__CODE__UNAUTHENTICATED) &&
-      strcmp(p->mi->path, "/shegong.v1.Admin/Hello") != 0)
+  /* only answers given after the server's token check prove the token:
+   * Hello needs none, and unknown methods are refused before the check */
+  int code = f->status ? (int)f->status->code : 0;
+  if (strcmp(p->mi->path, "/shegong.v1.Admin/Hello") != 0 &&
+      (code == SHEGONG__V1__CODE__OK || code == SHEGONG__V1__CODE__PERMISSION_DENIED ||
+       code == SHEGONG__V1__CODE__NOT_FOUND || code == SHEGONG__V1__CODE__ALREADY_EXISTS ||
+       code == SHEGONG__V1__CODE__ABORTED || code == SHEGONG__V1__CODE__FAILED_PRECONDITION ||
+       code == SHEGONG__V1__CODE__OUT_OF_RANGE))
     c->authed = 1;
   if (f->status && f->status->code != 0) {
     st->code = f->status->code;

@@ -71,7 +71,9 @@ int sg_auth_still_valid(sg_store *s, MDB_txn *txn, uint64_t token_id, const char
 }
 
 int sg_auth_service_grantable(const char *path) {
-  if (strncmp(path, "/shegong.v1.Tokens/", 19) == 0) return 0;
+  if (strncmp(path, "/shegong.v1.Tokens/", 19) == 0 || strncmp(path, "/shegong.v1.Audit/", 18) == 0 ||
+      strncmp(path, "/shegong.v1.Admin/", 18) == 0)
+    return 0;
   for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
     if (strcmp(acl[i].path, path) == 0) return (acl[i].roles & (R_TOWN | R_AUDITOR)) != 0;
   return 0;

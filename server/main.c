@@ -236,6 +236,15 @@ int main(int argc, char **argv) {
   }
   if (sg_dispatch_init() != 0) return 1;
 
+  if (check_only) {
+    /* a check of a mistyped path must not report an empty, sound database */
+    char db[4200];
+    snprintf(db, sizeof db, "%s/data.mdb", data_dir);
+    if (access(db, R_OK) != 0) {
+      fprintf(stderr, "shegongd: no database in %s\n", data_dir);
+      return 1;
+    }
+  }
   int rc = sg_store_open(&a.srv.store, data_dir, (size_t)map_mib << 20);
   if (rc) {
     sg_error("cannot open the data directory %s: %s", data_dir, sg_strerror(rc));

@@ -49,7 +49,7 @@ static int audit_write(sg_writer *w, MDB_txn *txn, sg_job *j, const char *now) {
   sg_audit_target(j->rc == 0 && j->resp ? j->resp : j->req, target, sizeof target);
   Shegong__V1__AuditEntry e;
   sg_audit_fill(&e, j->has_principal ? &j->principal : NULL, j->peer, j->entry->info->path, target,
-                &j->st, "write", now);
+                &j->st, j->rc == SG_EPERM ? "denied" : "write", now);
   return sg_audit_append(w->store, txn, &e);
 }
 

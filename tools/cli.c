@@ -728,7 +728,9 @@ int main(int argc, char **argv) {
       }
       c.timeout_ms = (int)t;
     } else if (strcmp(a, "--token-file") == 0) {
+      /* the flag is the most explicit choice: it beats $SHEGONG_TOKEN */
       setenv("SHEGONG_TOKEN_FILE", argv[++i], 1);
+      unsetenv("SHEGONG_TOKEN");
     } else if (strcmp(a, "--tls-ca") == 0) {
       setenv("SHEGONG_TLS_CA", argv[++i], 1);
     } else {

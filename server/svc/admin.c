@@ -108,6 +108,8 @@ static int admin_backup(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
   snprintf(path, sizeof path, "%s/data.mdb", dir);
   struct stat sb;
   if (stat(path, &sb) == 0) r->bytes = (uint64_t)sb.st_size;
+  /* the copy holds every ID number: only the server's user may read it */
+  if (chmod(path, 0600) != 0) sg_warn("backup: cannot make %s private: %s", path, strerror(errno));
   /* the revision the copy holds, read from the copy itself */
   MDB_env *env = NULL;
   MDB_txn *t = NULL;

@@ -389,13 +389,15 @@ static int sync_push(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req
   size_t cid_len = strlen(req->client_id);
   for (size_t i = 0; i < req->n_mutations; i++) {
     const Shegong__V1__Mutation *m = req->mutations[i];
-    /* idempotency key: client id, NUL, mutation id */
+    /* idempotency key: the token, client id, NUL, mutation id; another
+     * principal reusing the ids gets nothing of these outcomes */
     size_t mid_len = strlen(m->mutation_id);
-    uint8_t key[2 * SG_ID_MAX_BYTES + 1];
-    memcpy(key, req->client_id, cid_len);
-    key[cid_len] = 0;
-    memcpy(key + cid_len + 1, m->mutation_id, mid_len);
-    MDB_val k = {cid_len + 1 + mid_len, key}, v;
+    uint8_t key[8 + 2 * SG_ID_MAX_BYTES + 1];
+    sg_key_u64(key, ctx->principal ? ctx->principal->token_id : 0);
+    memcpy(key + 8, req->client_id, cid_len);
+    key[8 + cid_len] = 0;
+    memcpy(key + 8 + cid_len + 1, m->mutation_id, mid_len);
+    MDB_val k = {8 + cid_len + 1 + mid_len, key}, v;
     int rc = mdb_get(txn, s->idempotency, &k, &v);
     Shegong__V1__MutationResult *res;
     if (rc == 0) {

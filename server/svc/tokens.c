@@ -140,6 +140,25 @@ static int tokens_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *r
   return 0;
 }
 
+/* Counts the district-admin tokens that still work at now. */
+typedef struct admin_count {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  size_t n;
+} admin_count;
+
+static int count_admin(void *arg, uint64_t id) {
+  admin_count *a = arg;
+  Shegong__V1__Token *t;
+  int rc = sg_record_get(a->txn, a->ctx->store->tokens, id, &shegong__v1__token__descriptor,
+                         &a->ctx->arena->allocator, (ProtobufCMessage **)&t);
+  if (rc) return rc;
+  if (t->role == SHEGONG__V1__PRINCIPAL_ROLE__DISTRICT_ADMIN && !t->revoked &&
+      (!t->expires_at[0] || strcmp(t->expires_at, a->ctx->now) > 0))
+    a->n++;
+  return 0;
+}
+
 static int tokens_revoke(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                          ProtobufCMessage **resp) {
   const Shegong__V1__RevokeTokenRequest *req = (const void *)req_msg;
@@ -156,6 +175,15 @@ static int tokens_revoke(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   if (t->revoked)
     return sg_status_set(ctx->st, SG_EPRECOND, "token %llu was already revoked on %s",
                          (unsigned long long)t->id, t->revoked_at);
+  if (t->role == SHEGONG__V1__PRINCIPAL_ROLE__DISTRICT_ADMIN) {
+    /* the last working admin token locks the district out when it goes */
+    admin_count ac = {ctx, txn, 0};
+    if ((rc = sg_record_scan(txn, ctx->store->tokens, 0, count_admin, &ac))) return rc;
+    if (ac.n <= 1)
+      return sg_status_set(ctx->st, SG_EPRECOND,
+                           "token %llu is the last district-admin token: create another first",
+                           (unsigned long long)t->id);
+  }
   t->revoked = 1;
   t->revoked_at = sg_dup(ctx, ctx->now);
   if ((rc = sg_record_put(txn, ctx->store->tokens, t->id, &t->base, 0))) return rc;

@@ -300,14 +300,15 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   sg_worker *old;
   int rc = load_worker(ctx, txn, req->id, &old);
   if (rc) return rc;
-  if ((rc = check_version(ctx, old, req->expected_version, 1))) return rc;
-  if (old->status == SHEGONG__V1__WORKER_STATUS__LEFT)
-    return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu has left; the record is closed",
-                         (unsigned long long)old->id);
+  /* scope first: a version or state answer would tell another town's secrets */
   uint64_t old_town;
   if ((rc = town_id_of(ctx, txn, old, &old_town)) ||
       (rc = sg_authz_town(ctx, old_town, old->town_code)))
     return rc;
+  if ((rc = check_version(ctx, old, req->expected_version, 1))) return rc;
+  if (old->status == SHEGONG__V1__WORKER_STATUS__LEFT)
+    return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu has left; the record is closed",
+                         (unsigned long long)old->id);
 
   /* merge: copy each named field's value from the request, by descriptor */
   sg_worker *w = copy_worker(ctx, old);
@@ -431,6 +432,10 @@ static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   sg_worker *old;
   int rc = load_worker(ctx, txn, req->id, &old);
   if (rc) return rc;
+  /* scope first, as in Update */
+  uint64_t town;
+  if ((rc = town_id_of(ctx, txn, old, &town)) || (rc = sg_authz_town(ctx, town, old->town_code)))
+    return rc;
   if ((rc = check_version(ctx, old, req->expected_version, 0))) return rc;
   if (old->status == SHEGONG__V1__WORKER_STATUS__LEFT)
     return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu already left on %s",
@@ -444,9 +449,6 @@ static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
     sg_status_violation(ctx->st, "leave_date", "before the hire date %s", old->hire_date);
     return SG_EINVAL;
   }
-  uint64_t town;
-  if ((rc = town_id_of(ctx, txn, old, &town)) || (rc = sg_authz_town(ctx, town, old->town_code)))
-    return rc;
   sg_worker *w = copy_worker(ctx, old);
   if (!w) return SG_ENOMEM;
   w->status = SHEGONG__V1__WORKER_STATUS__LEFT;
