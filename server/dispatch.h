@@ -27,6 +27,7 @@ typedef struct sg_limits {
   uint32_t max_in_flight;  /* per connection: queued writes */
   uint32_t max_connections;
   uint32_t partial_frame_ms; /* a frame begun must be finished within this */
+  uint32_t output_stall_ms;  /* a peer with max_output_bytes unread is cut off after this */
 } sg_limits;
 
 struct sg_principal;

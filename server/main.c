@@ -45,6 +45,7 @@ static void usage(FILE *f) {
           "  --partial-frame-ms MS     a frame begun must be finished within this (30000)\n"
           "  --max-page-size N         largest list page (1000)\n"
           "  --default-timeout-ms MS   deadline of calls that set none (60000)\n"
+          "  --output-stall-ms MS      a peer that leaves that much unread is cut off after (60000)\n"
           "  --version           print the version and exit\n",
           SG_FRAME_MAX_DEFAULT, SG_MAP_SIZE_DEFAULT >> 20);
 }
@@ -136,6 +137,7 @@ int main(int argc, char **argv) {
       {"partial-frame-ms", required_argument, 0, 1004},
       {"max-page-size", required_argument, 0, 1005},
       {"default-timeout-ms", required_argument, 0, 1006},
+      {"output-stall-ms", required_argument, 0, 1007},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -181,14 +183,15 @@ int main(int argc, char **argv) {
       a.srv.heartbeat_ms = (uint32_t)v;
       break;
     case 'X': check_only = 1; break;
-    case 1001: case 1002: case 1003: case 1004: case 1005: case 1006: {
+    case 1001: case 1002: case 1003: case 1004: case 1005: case 1006: case 1007: {
       static const struct {
         int opt;
         const char *name;
         uint64_t min, max;
       } lim[] = {{1001, "--max-connections", 1, 100000},   {1002, "--max-in-flight", 1, 100000},
                  {1003, "--max-output-mib", 1, 4096},      {1004, "--partial-frame-ms", 100, 3600000},
-                 {1005, "--max-page-size", 1, 100000},     {1006, "--default-timeout-ms", 10, 3600000}};
+                 {1005, "--max-page-size", 1, 100000},     {1006, "--default-timeout-ms", 10, 3600000},
+                 {1007, "--output-stall-ms", 100, 3600000}};
       size_t i = 0;
       while (lim[i].opt != ch) i++;
       if (parse_u64(optarg, lim[i].min, lim[i].max, &v)) {
@@ -202,7 +205,8 @@ int main(int argc, char **argv) {
       else if (ch == 1003) l->max_output_bytes = (size_t)v << 20;
       else if (ch == 1004) l->partial_frame_ms = (uint32_t)v;
       else if (ch == 1005) l->max_page_size = (uint32_t)v;
-      else l->default_timeout_ms = (uint32_t)v;
+      else if (ch == 1006) l->default_timeout_ms = (uint32_t)v;
+      else l->output_stall_ms = (uint32_t)v;
       if (l->default_page_size > l->max_page_size) l->default_page_size = l->max_page_size;
       break;
     }

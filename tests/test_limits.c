@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -26,6 +27,7 @@
 #include "shegong/v1/admin.pb-c.h"
 #include "shegong/v1/auth.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
+#include "shegong/v1/workers.pb-c.h"
 
 static int raw_connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -50,8 +52,9 @@ static int closed_within(int fd, int ms) {
   return 0;
 }
 
-/* A frame with the admin token for method, as the library would send it. */
-static size_t auth_frame(uint32_t call_id, const char *method, uint8_t *out, size_t cap) {
+/* A frame with the admin token for method and payload, as the library would send it. */
+static size_t auth_frame_with(uint32_t call_id, const char *method, const uint8_t *payload,
+                              size_t plen, uint8_t *out, size_t cap) {
   char secret[160], auth[200];
   assert_int_equal(sg_read_token_file(getenv("SHEGONG_TOKEN_FILE"), secret, sizeof secret, NULL), 0);
   snprintf(auth, sizeof auth, "Bearer %s", secret);
@@ -64,10 +67,16 @@ static size_t auth_frame(uint32_t call_id, const char *method, uint8_t *out, siz
   f.flags = SG_FLAG_END_STREAM;
   f.n_metadata = 1;
   f.metadata = &mdp;
+  f.payload.data = (uint8_t *)payload;
+  f.payload.len = plen;
   size_t n = sg_frame_wire_size(&f);
   assert_true(n <= cap);
   sg_frame_write(&f, out);
   return n;
+}
+
+static size_t auth_frame(uint32_t call_id, const char *method, uint8_t *out, size_t cap) {
+  return auth_frame_with(call_id, method, NULL, 0, out, cap);
 }
 
 static void test_hostile_crowd(void **state) {
@@ -170,45 +179,61 @@ static void test_partial_frame_after_auth(void **state) {
   hs_server_cleanup(&srv);
 }
 
-/* A peer that asks and never reads: the server stops reading it, and stays bounded. */
+/*
+ * A peer that asks and never reads: the server stops reading it once its
+ * unread answers pass --max-output-mib, others are served meanwhile, and
+ * after --output-stall-ms of that it is cut off.
+ */
 static void test_peer_that_never_reads(void **state) {
   (void)state;
   hs_server srv;
-  const char *args[] = {"--max-output-mib", "1", NULL};
+  const char *args[] = {"--max-output-mib", "1", "--output-stall-ms", "500", NULL};
   assert_int_equal(hs_server_start(&srv, NULL, args), 0);
+  /* workers, so that a list answer is large */
+  const char *demo[] = {SHEGONG_DEMO_PATH, "--towns", "1", "--workers", "100", "--quiet", NULL};
+  assert_int_equal(hs_run(demo, srv.addr, NULL, NULL, 0), 0);
   sg_client *c;
   sg_status st;
   assert_int_equal(sg_client_connect(&c, srv.addr, 5000, &st), 0);
-  /* a district, so that a list has something to say */
-  Shegong__V1__Unit u = SHEGONG__V1__UNIT__INIT;
-  u.kind = SHEGONG__V1__UNIT_KIND__DISTRICT;
-  u.code = "320602";
-  u.name = "崇川区";
-  Shegong__V1__CreateUnitRequest cr = SHEGONG__V1__CREATE_UNIT_REQUEST__INIT;
-  cr.unit = &u;
-  ProtobufCMessage *resp;
-  assert_int_equal(sg_call(c, "Units/Create", &cr.base, &resp, 5000, &st), 0);
-  protobuf_c_message_free_unpacked(resp, NULL);
   int fd = raw_connect(srv.port);
   int small = 4096;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  uint8_t buf[512];
-  size_t n = auth_frame(1, "/shegong.v1.Tokens/WhoAmI", buf, sizeof buf);
-  assert_int_equal(send(fd, buf, n, MSG_NOSIGNAL), (ssize_t)n);
-  /* thousands of Hellos, never reading an answer: sending stalls, the server does not grow */
+  Shegong__V1__ListWorkersRequest l = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+  l.page_size = 100;
+  uint8_t payload[32], buf[512];
+  size_t plen = protobuf_c_message_pack(&l.base, payload);
   size_t sent = 0;
-  for (uint32_t i = 2; i < 200000; i++) {
-    n = auth_frame(i, "/shegong.v1.Admin/Hello", buf, sizeof buf);
+  unsigned long long until = hs_now_ms() + 10000;
+  int cut = 0;
+  /* ask until the server stops taking requests, then until it hangs up */
+  for (uint32_t i = 1; i < 1000000 && hs_now_ms() < until; i++) {
+    size_t n = auth_frame_with(i, "/shegong.v1.Workers/List", payload, plen, buf, sizeof buf);
     ssize_t w = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < (ssize_t)n) break;
+    if (w < 0 && errno != EAGAIN) {
+      cut = 1; /* reset by the server */
+      break;
+    }
+    if (w < (ssize_t)n) {
+      /* blocked: the server has stopped reading us; is it still serving others? */
+      if (sent) {
+        Shegong__V1__HelloRequest h = SHEGONG__V1__HELLO_REQUEST__INIT;
+        ProtobufCMessage *resp;
+        assert_int_equal(sg_call(c, "Admin/Hello", &h.base, &resp, 5000, &st), 0);
+        protobuf_c_message_free_unpacked(resp, NULL);
+      }
+      if (closed_within(fd, 3000)) {
+        cut = 1;
+        break;
+      }
+      continue;
+    }
     sent++;
   }
-  print_message("%zu calls sent before the server stopped reading\n", sent);
-  assert_true(sent < 199998);
-  /* others are served meanwhile */
-  Shegong__V1__HelloRequest h = SHEGONG__V1__HELLO_REQUEST__INIT;
-  assert_int_equal(sg_call(c, "Admin/Hello", &h.base, &resp, 5000, &st), 0);
-  protobuf_c_message_free_unpacked(resp, NULL);
+  print_message("%zu list calls sent, unread, before the server cut the peer off\n", sent);
+  assert_true(cut);
+  char *log = hs_server_read_log(&srv);
+  assert_non_null(strstr(log, "unread for 500 ms"));
+  free(log);
   close(fd);
   sg_client_close(c);
   assert_int_equal(hs_server_stop(&srv), 0);

@@ -44,6 +44,7 @@ typedef struct watch {
 struct sg_conn {
   uv_tcp_t tcp;
   uv_timer_t linger;
+  uv_timer_t stall;   /* runs while answers pile up unread: the peer gets so long */
   uv_shutdown_t shutdown_req;
   sg_server *srv;
   sg_conn *prev, *next;
@@ -54,7 +55,7 @@ struct sg_conn {
   int closing;        /* no more frames are read or answered */
   int draining;       /* answers sent, our side shut: reading only to discard */
   int authed;         /* has made an authenticated call: full limits apply */
-  int handles_open;   /* tcp and linger: the connection is freed after both close */
+  int handles_open;   /* tcp and the timers: the connection is freed after all close */
   int refs;           /* one for the handles + each job with the writer */
   inflight *calls;    /* writes queued with the writer */
   size_t n_calls, cap_calls;
@@ -105,6 +106,7 @@ static void conn_close_now(sg_conn *c) {
   c->closing = 1;
   uv_close((uv_handle_t *)&c->tcp, on_close);
   uv_close((uv_handle_t *)&c->linger, on_close);
+  uv_close((uv_handle_t *)&c->stall, on_close);
 }
 
 static void on_linger_done(uv_timer_t *t) { conn_close_now(t->data); }
@@ -194,6 +196,7 @@ static void maybe_resume(sg_conn *c) {
   sg_server *srv = c->srv;
   if (c->reading || c->closing || srv->stopping) return;
   if (c->out_bytes > srv->limits.max_output_bytes / 2) return;
+  uv_timer_stop(&c->stall);
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
 }
 
@@ -208,6 +211,14 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   maybe_resume(c);
+}
+
+static void on_stalled(uv_timer_t *t) {
+  sg_conn *c = t->data;
+  if (c->closing || c->out_bytes <= c->srv->limits.max_output_bytes / 2) return;
+  sg_info("closing %s: %zu bytes of answers unread for %u ms", c->peer, c->out_bytes,
+          c->srv->limits.output_stall_ms);
+  conn_close_now(c); /* its answers would never go: no final frame either */
 }
 
 /* Queues bytes for the socket (ciphertext on a TLS connection). */
@@ -229,8 +240,11 @@ static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
   }
   c->out_bytes += n;
   if (c->out_bytes > c->srv->limits.max_output_bytes && c->reading) {
-    /* the peer is not reading its answers: stop taking its requests */
+    /* the peer is not reading its answers: stop taking its requests, and
+     * give it output_stall_ms to catch up before it is cut off */
     sg_conn_stop_reading(c);
+    if (!uv_is_active((uv_handle_t *)&c->stall))
+      uv_timer_start(&c->stall, on_stalled, c->srv->limits.output_stall_ms, 0);
   }
   return 0;
 }
@@ -799,11 +813,13 @@ void sg_conn_accept(sg_server *srv) {
   }
   c->srv = srv;
   c->refs = 1;
-  c->handles_open = 2;
+  c->handles_open = 3;
   uv_tcp_init(srv->loop, &c->tcp);
   c->tcp.data = c;
   uv_timer_init(srv->loop, &c->linger);
   c->linger.data = c;
+  uv_timer_init(srv->loop, &c->stall);
+  c->stall.data = c;
   c->next = srv->conns;
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;

@@ -13,6 +13,7 @@ void sg_limits_default(sg_limits *l) {
   l->max_in_flight = 1024;
   l->max_connections = 1024;
   l->partial_frame_ms = 30000;
+  l->output_stall_ms = 60000;
 }
 
 static void on_connection(uv_stream_t *server, int status) {
