@@ -2,7 +2,13 @@
  * shegong-bench: load a running shegongd and report throughput and latency.
  *
  *   shegong-bench [--server ADDR] [--connections N] [--depth D] [--seconds S]
- *                 [--mix get=80,list=10,create=10] [--json]
+ *                 [--mix get=80,list=10,create=10,update=0,pull=0,snapshot=0]
+ *                 [--server-pid PID] [--json]
+ *
+ * update changes the phone of a worker this connection created (at its
+ * known version, one update per worker in flight); pull takes a town's last
+ * 100 changes; snapshot streams a whole town. With --server-pid the server's
+ * CPU time over the run and its peak RSS are read from /proc.
  *
  * Each connection is a thread with its own client keeping D calls in flight.
  * Reads pick random existing workers; creates make new workers with valid,
@@ -19,13 +25,14 @@
 #include <unistd.h>
 
 #include "shegong.h"
+#include "shegong/v1/sync.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 #include "timeutil.h"
 #include "validate.h"
 
-enum { OP_GET, OP_LIST, OP_CREATE, OP_N };
-static const char *const op_names[OP_N] = {"get", "list", "create"};
+enum { OP_GET, OP_LIST, OP_CREATE, OP_UPDATE, OP_PULL, OP_SNAPSHOT, OP_N };
+static const char *const op_names[OP_N] = {"get", "list", "create", "update", "pull", "snapshot"};
 
 typedef struct bench {
   const char *server;
@@ -33,6 +40,8 @@ typedef struct bench {
   int mix[OP_N];
   uint64_t max_worker_id;
   char town[16], unit[16];
+  uint64_t pull_since; /* a pull takes the town's last changes from here */
+  long server_pid;
   atomic_uint_fast64_t next_seq;
   uint64_t start_us;
 } bench;
@@ -42,8 +51,15 @@ typedef struct lat {
   size_t n, cap;
 } lat;
 
+typedef struct own_worker {
+  uint64_t id, version;
+  int busy; /* an update of it is in flight */
+} own_worker;
+
 typedef struct worker_thread {
   bench *b;
+  own_worker *own;
+  size_t n_own, cap_own;
   pthread_t thread;
   uint64_t rng;
   lat lats[OP_N];
@@ -99,13 +115,47 @@ typedef struct inflight {
   uint32_t id;
   int op;
   uint64_t t0;
+  size_t own; /* OP_UPDATE: which own worker */
 } inflight;
 
-static int send_op(worker_thread *w, sg_client *c, int op, uint32_t *id) {
+static int send_op(worker_thread *w, sg_client *c, int *op_io, uint32_t *id, size_t *own) {
   bench *b = w->b;
   sg_status st;
-  int rc;
-  if (op == OP_GET) {
+  int rc, op = *op_io;
+  if (op == OP_UPDATE) {
+    /* an own worker with no update in flight, else a create to make one */
+    size_t pick = w->n_own ? (size_t)(next_rand(&w->rng) % w->n_own) : 0;
+    size_t k = 0;
+    while (k < w->n_own && w->own[(pick + k) % w->n_own].busy) k++;
+    if (k == w->n_own) op = *op_io = OP_CREATE;
+    else *own = (pick + k) % w->n_own;
+  }
+  if (op == OP_UPDATE) {
+    own_worker *o = &w->own[*own];
+    char phone[16];
+    snprintf(phone, sizeof phone, "139%08u", (unsigned)(next_rand(&w->rng) % 100000000));
+    Shegong__V1__Worker p = SHEGONG__V1__WORKER__INIT;
+    p.phone = phone;
+    char *mask[] = {"phone"};
+    Shegong__V1__UpdateWorkerRequest r = SHEGONG__V1__UPDATE_WORKER_REQUEST__INIT;
+    r.id = o->id;
+    r.expected_version = o->version;
+    r.worker = &p;
+    r.n_update_mask = 1;
+    r.update_mask = mask;
+    rc = sg_call_send(c, "Workers/Update", &r.base, 30000, id, &st);
+    if (!rc) o->busy = 1;
+  } else if (op == OP_PULL) {
+    Shegong__V1__PullRequest r = SHEGONG__V1__PULL_REQUEST__INIT;
+    r.town_code = b->town;
+    r.since = b->pull_since;
+    r.limit = 100;
+    rc = sg_call_send(c, "Sync/Pull", &r.base, 30000, id, &st);
+  } else if (op == OP_SNAPSHOT) {
+    Shegong__V1__SnapshotRequest r = SHEGONG__V1__SNAPSHOT_REQUEST__INIT;
+    r.town_code = b->town;
+    rc = sg_call_send(c, "Sync/Snapshot", &r.base, 30000, id, &st);
+  } else if (op == OP_GET) {
     Shegong__V1__GetWorkerRequest r = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
     r.id = 1 + next_rand(&w->rng) % b->max_worker_id;
     rc = sg_call_send(c, "Workers/Get", &r.base, 30000, id, &st);
@@ -136,7 +186,8 @@ static int send_op(worker_thread *w, sg_client *c, int op, uint32_t *id) {
 }
 
 static int pick_op(worker_thread *w) {
-  int total = w->b->mix[0] + w->b->mix[1] + w->b->mix[2];
+  int total = 0;
+  for (int i = 0; i < OP_N; i++) total += w->b->mix[i];
   int r = (int)(next_rand(&w->rng) % (uint64_t)total);
   for (int i = 0; i < OP_N; i++) {
     if (r < w->b->mix[i]) return i;
@@ -162,11 +213,12 @@ static void *thread_main(void *arg) {
     while (n < b->depth && now_us() < end) {
       int op = pick_op(w);
       uint32_t id;
-      if (send_op(w, c, op, &id) != 0) {
+      size_t own = 0;
+      if (send_op(w, c, &op, &id, &own) != 0) {
         w->errors++;
         goto out;
       }
-      fl[n++] = (inflight){id, op, now_us()};
+      fl[n++] = (inflight){id, op, now_us(), own};
     }
     if (n == 0) break;
     uint32_t got;
@@ -176,6 +228,23 @@ static void *thread_main(void *arg) {
     for (int i = 0; i < n; i++)
       if (fl[i].id == got) {
         if (rc == 0) lat_add(&w->lats[fl[i].op], t1 - fl[i].t0);
+        /* creates give workers to update; updates move their version on */
+        if (fl[i].op == OP_UPDATE) {
+          w->own[fl[i].own].busy = 0;
+          if (rc == 0) w->own[fl[i].own].version = ((Shegong__V1__Worker *)resp)->version;
+        } else if (fl[i].op == OP_CREATE && rc == 0) {
+          if (w->n_own == w->cap_own) {
+            size_t cap = w->cap_own ? w->cap_own * 2 : 64;
+            own_worker *g = realloc(w->own, cap * sizeof *g);
+            if (g) {
+              w->own = g;
+              w->cap_own = cap;
+            }
+          }
+          if (w->n_own < w->cap_own)
+            w->own[w->n_own++] = (own_worker){((Shegong__V1__Worker *)resp)->id,
+                                              ((Shegong__V1__Worker *)resp)->version, 0};
+        }
         fl[i] = fl[--n];
         break;
       }
@@ -190,8 +259,42 @@ static void *thread_main(void *arg) {
   }
 out:
   free(fl);
+  free(w->own);
   sg_client_close(c);
   return NULL;
+}
+
+/* The server's user+system CPU seconds, from /proc; -1 if unknown. */
+static double server_cpu(long pid) {
+  if (pid <= 0) return -1;
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  unsigned long utime = 0, stime = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+    return -1;
+  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The server's peak resident set in MiB (VmHWM); -1 if unknown. */
+static double server_peak_rss(long pid) {
+  if (pid <= 0) return -1;
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%ld/status", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  double mib = -1;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long kb;
+    if (sscanf(line, "VmHWM: %lu kB", &kb) == 1) mib = kb / 1024.0;
+  }
+  fclose(f);
+  return mib;
 }
 
 static int cmp_u32(const void *a, const void *b) {
@@ -221,7 +324,9 @@ static int parse_mix(const char *s, int mix[OP_N]) {
       }
     if (!found) return -1;
   }
-  return mix[0] + mix[1] + mix[2] > 0 ? 0 : -1;
+  int total = 0;
+  for (int i = 0; i < OP_N; i++) total += mix[i];
+  return total > 0 ? 0 : -1;
 }
 
 /* Finds the district's first town and its first community, and the worker id range. */
@@ -282,6 +387,19 @@ static int discover(bench *b) {
     goto done;
   }
   b->max_worker_id = lo;
+  /* where a pull starts: the last thousand revisions */
+  Shegong__V1__PullRequest pr = SHEGONG__V1__PULL_REQUEST__INIT;
+  pr.town_code = b->town;
+  pr.limit = 1;
+  uint32_t pid;
+  if (sg_call_send(c, "Sync/Pull", &pr.base, 5000, &pid, &st) == 0) {
+    ProtobufCMessage *m;
+    while (sg_stream_next(c, pid, &m, 5000, &st) == 0) {
+      uint64_t head = ((Shegong__V1__PullResponse *)m)->head_revision;
+      if (head) b->pull_since = head > 1000 ? head - 1000 : 0;
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+  }
   rc = 0;
 done:
   if (resp) protobuf_c_message_free_unpacked(resp, NULL);
@@ -303,17 +421,19 @@ int main(int argc, char **argv) {
     if (strcmp(a, "--help") == 0 || !v) {
       fprintf(a[0] && strcmp(a, "--help") == 0 ? stdout : stderr,
               "usage: shegong-bench [--server ADDR] [--connections N] [--depth D] [--seconds S]\n"
-              "                     [--mix get=80,list=10,create=10] [--json]\n");
+              "                     [--mix get=80,list=10,create=10,update=0,pull=0,snapshot=0]\n"
+              "                     [--server-pid PID] [--json]\n");
       return strcmp(a, "--help") == 0 ? 0 : 2;
     }
     i++;
     if (strcmp(a, "--server") == 0) b.server = v;
+    else if (strcmp(a, "--server-pid") == 0) b.server_pid = atol(v);
     else if (strcmp(a, "--connections") == 0) b.connections = atoi(v);
     else if (strcmp(a, "--depth") == 0) b.depth = atoi(v);
     else if (strcmp(a, "--seconds") == 0) b.seconds = atoi(v);
     else if (strcmp(a, "--mix") == 0) {
       if (parse_mix(v, b.mix)) {
-        fprintf(stderr, "shegong-bench: --mix wants get=N,list=N,create=N\n");
+        fprintf(stderr, "shegong-bench: --mix wants op=N,... with ops get, list, create, update, pull, snapshot\n");
         return 2;
       }
     } else {
@@ -331,6 +451,7 @@ int main(int argc, char **argv) {
   uint64_t seed = now_us() ^ (uint64_t)getpid() << 32;
   atomic_init(&b.next_seq, next_rand(&seed) % SEQ_SPACE);
   worker_thread *w = calloc((size_t)b.connections, sizeof *w);
+  double cpu0 = server_cpu(b.server_pid);
   b.start_us = now_us();
   for (int i = 0; i < b.connections; i++) {
     w[i].b = &b;
@@ -339,6 +460,8 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < b.connections; i++) pthread_join(w[i].thread, NULL);
   double secs = (double)(now_us() - b.start_us) / 1e6;
+  double cpu1 = server_cpu(b.server_pid), rss = server_peak_rss(b.server_pid);
+  double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
   lat all[OP_N] = {{0}};
   uint64_t errors = 0;
   const char *first_error = NULL;
@@ -366,7 +489,7 @@ int main(int argc, char **argv) {
              pct(&all[op], 90), pct(&all[op], 99), pct(&all[op], 99.9));
       first = 0;
     }
-    printf("}}\n");
+    printf("},\"server_cpu_s\":%.2f,\"server_peak_rss_mib\":%.1f}\n", cpu, rss);
   } else {
     printf("%d connections x depth %d for %.1f s against %s: %zu ops, %.0f ops/s, %llu errors\n",
            b.connections, b.depth, secs, b.server ? b.server : SG_DEFAULT_SERVER, total,
@@ -379,6 +502,9 @@ int main(int argc, char **argv) {
                all[op].n / secs, pct(&all[op], 50), pct(&all[op], 90), pct(&all[op], 99),
                pct(&all[op], 99.9));
   }
+  if (!b.json && cpu >= 0)
+    printf("server: %.2f CPU seconds (%.0f%% of one core), peak RSS %.1f MiB\n", cpu,
+           100.0 * cpu / secs, rss);
   if (first_error) fprintf(stderr, "first error: %s\n", first_error);
   for (int i = 0; i < b.connections; i++)
     for (int op = 0; op < OP_N; op++) free(w[i].lats[op].us);
