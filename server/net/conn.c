@@ -62,16 +62,20 @@ struct sg_conn {
   watch *watches;
   size_t n_watches, cap_watches;
   sg_tls_conn *tls;   /* NULL on a plain connection */
+  struct write_req *pending; /* answers of this loop turn, written together at its end */
 };
 
+/* One uv_write of many answers: the bytes a loop turn produced for a peer. */
 typedef struct write_req {
   uv_write_t req;
   sg_conn *conn;
-  size_t len;
+  size_t len, cap;
   uint8_t data[];
 } write_req;
 
 static void server_drained(sg_server *srv) {
+  if (srv->flush_started && !uv_is_closing((uv_handle_t *)&srv->flush))
+    uv_close((uv_handle_t *)&srv->flush, NULL);
   if (srv->stop_timer_started && !uv_is_closing((uv_handle_t *)&srv->stop_timer))
     uv_close((uv_handle_t *)&srv->stop_timer, NULL);
   if (srv->on_drained) srv->on_drained(srv);
@@ -89,6 +93,7 @@ static void conn_unref(sg_conn *c) {
   free(c->calls);
   free(c->watches);
   sg_tls_conn_free(c->tls);
+  free(c->pending);
   free(c);
   if (srv->stopping && srv->n_conns == 0) server_drained(srv);
 }
@@ -149,6 +154,7 @@ static void watch_partial(sg_conn *c) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static int flush_tls(sg_conn *c);
+static void flush_conn(sg_conn *c);
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   sg_conn *c = req->data;
@@ -173,10 +179,12 @@ void sg_conn_close(sg_conn *c) {
   c->closing = 1;
   sg_conn_stop_reading(c);
   c->shutdown_req.data = c;
+  flush_conn(c); /* shutdown waits for the writes already queued: queue ours */
   if (c->tls) {
     /* close_notify first, so the peer knows the end is the end */
     sg_tls_conn_shutdown(c->tls);
     flush_tls(c);
+    flush_conn(c);
     if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
   }
   /* shutdown waits for queued writes, so a final status frame is delivered */
@@ -222,22 +230,30 @@ static void on_stalled(uv_timer_t *t) {
 }
 
 /* Queues bytes for the socket (ciphertext on a TLS connection). */
+/*
+ * Queues bytes for the socket (ciphertext on a TLS connection). They join
+ * the connection's pending buffer; sg_server_flush, at the end of the loop
+ * turn, hands each buffer to one uv_write: one system call for all the
+ * answers a turn made, however many were pipelined.
+ */
 static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
-  write_req *w = malloc(sizeof *w + n);
-  if (!w) {
-    sg_error("out of memory for %zu bytes to %s", n, c->peer);
-    conn_close_now(c);
-    return SG_EUNAVAIL;
+  write_req *w = c->pending;
+  if (!w || w->cap - w->len < n) {
+    size_t have = w ? w->len : 0, cap = w ? w->cap * 2 : 16384;
+    while (cap - have < n) cap *= 2;
+    write_req *g = realloc(w, sizeof *g + cap);
+    if (!g) {
+      sg_error("out of memory for %zu bytes to %s", n, c->peer);
+      conn_close_now(c);
+      return SG_EUNAVAIL;
+    }
+    if (!w) g->len = 0;
+    g->cap = cap;
+    g->conn = c;
+    c->pending = w = g;
   }
-  memcpy(w->data, data, n);
-  w->conn = c;
-  w->len = n;
-  uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
-  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
-    free(w);
-    conn_close_now(c);
-    return SG_EUNAVAIL;
-  }
+  memcpy(w->data + w->len, data, n);
+  w->len += n;
   c->out_bytes += n;
   if (c->out_bytes > c->srv->limits.max_output_bytes && c->reading) {
     /* the peer is not reading its answers: stop taking its requests, and
@@ -247,6 +263,23 @@ static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
       uv_timer_start(&c->stall, on_stalled, c->srv->limits.output_stall_ms, 0);
   }
   return 0;
+}
+
+/* Hands a connection's pending answers to the socket. */
+static void flush_conn(sg_conn *c) {
+  write_req *w = c->pending;
+  if (!w || w->len == 0 || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+  c->pending = NULL;
+  uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+    c->out_bytes -= w->len;
+    free(w);
+    conn_close_now(c);
+  }
+}
+
+void sg_server_flush(sg_server *srv) {
+  for (sg_conn *c = srv->conns; c; c = c->next) flush_conn(c);
 }
 
 /* Sends what TLS has made ready (handshake messages, records, alerts). */

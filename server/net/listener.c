@@ -25,6 +25,8 @@ static void on_connection(uv_stream_t *server, int status) {
   sg_conn_accept(srv);
 }
 
+static void on_flush(uv_check_t *h) { sg_server_flush(h->data); }
+
 int sg_server_listen(sg_server *srv, const char *host, int port) {
   struct sockaddr_storage addr;
   int rc;
@@ -37,6 +39,10 @@ int sg_server_listen(sg_server *srv, const char *host, int port) {
     return SG_EINVAL;
   }
   if ((rc = uv_tcp_init(srv->loop, &srv->listener))) return SG_EINTERNAL;
+  uv_check_init(srv->loop, &srv->flush);
+  srv->flush.data = srv;
+  uv_check_start(&srv->flush, on_flush);
+  srv->flush_started = 1;
   srv->listener.data = srv;
   srv->listening = 1;
   if ((rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&addr, 0)) ||

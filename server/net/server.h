@@ -37,6 +37,8 @@ typedef struct sg_server {
   char bound[64];      /* "127.0.0.1:7420" once listening */
   int bound_port;
   void (*on_drained)(struct sg_server *); /* all connections closed after stop */
+  uv_check_t flush;      /* after each loop turn's I/O: the answers go out together */
+  int flush_started;
   uv_timer_t heartbeat;  /* progress messages to idle watches */
   int heartbeat_started;
   uint32_t heartbeat_ms;
@@ -61,6 +63,9 @@ int sg_server_listen(sg_server *srv, const char *host, int port);
  * read its answers) are closed at once.
  */
 void sg_server_stop(sg_server *srv);
+
+/* Writes every connection's pending answers: once per loop turn (a uv_check). */
+void sg_server_flush(sg_server *srv);
 
 /* Called by the writer's done callback (server's data = srv). */
 void sg_server_job_done(sg_job *job, void *data);
