@@ -97,10 +97,17 @@ int sg_auth_allowed(const sg_principal *p, const sg_dispatch_entry *e) {
   return 0;
 }
 
-/* Keyed digest of a secret: the token table's key. */
-static void token_digest(const sg_store *s, const char *secret, size_t len, uint8_t out[32]) {
-  crypto_generichash(out, 32, (const unsigned char *)secret, len, s->token_key,
+void sg_auth_digest(const sg_store *s, const char *secret, uint8_t out[32]) {
+  crypto_generichash(out, 32, (const unsigned char *)secret, strlen(secret), s->token_key,
                      sizeof s->token_key);
+}
+
+void sg_auth_new_secret(char out[64]) {
+  uint8_t raw[32];
+  randombytes_buf(raw, sizeof raw);
+  memcpy(out, "sg_", 3);
+  sodium_bin2base64(out + 3, 61, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(raw, sizeof raw);
 }
 
 int sg_auth_authenticate(sg_store *s, MDB_txn *txn, const char *authorization, const char *now,
@@ -116,7 +123,7 @@ int sg_auth_authenticate(sg_store *s, MDB_txn *txn, const char *authorization, c
   if (len == 0 || len > SG_TOKEN_SECRET_MAX)
     return sg_status_set(st, SG_EUNAUTH, "the bearer token is empty or too long");
   uint8_t d[32];
-  token_digest(s, secret, len, d);
+  sg_auth_digest(s, secret, d);
   uint64_t id;
   int rc = sg_index_get_id(txn, s->tokens_by_digest, d, sizeof d, &id);
   if (rc == SG_ENOTFOUND) return sg_status_set(st, SG_EUNAUTH, "unknown token");
@@ -339,12 +346,7 @@ int sg_auth_bootstrap(sg_store *s, const char *path) {
     goto done;
   }
   if (stat.ms_entries > 0) goto done;
-  uint8_t raw[32];
-  randombytes_buf(raw, sizeof raw);
-  memcpy(secret, "sg_", 3);
-  sodium_bin2base64(secret + 3, sizeof secret - 3, raw, sizeof raw,
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero(raw, sizeof raw);
+  sg_auth_new_secret(secret);
   Shegong__V1__Token t = SHEGONG__V1__TOKEN__INIT;
   char now[32];
   sg_now_rfc3339(now, sizeof now);
@@ -354,7 +356,7 @@ int sg_auth_bootstrap(sg_store *s, const char *path) {
   t.name = "bootstrap admin";
   t.created_at = now;
   uint8_t d[32];
-  token_digest(s, secret, strlen(secret), d);
+  sg_auth_digest(s, secret, d);
   if ((err = sg_record_put(txn, s->tokens, t.id, &t.base, MDB_NOOVERWRITE)) ||
       (err = sg_index_put_id(txn, s->tokens_by_digest, d, sizeof d, t.id, MDB_NOOVERWRITE)))
     goto done;

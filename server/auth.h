@@ -28,6 +28,14 @@ typedef struct sg_principal {
 } sg_principal;
 
 /*
+ * A new bearer secret ("sg_" and 43 base64url characters from 32 random
+ * bytes) in out (at least 64 bytes), and its keyed digest, the tokens
+ * table's key.
+ */
+void sg_auth_new_secret(char out[64]);
+void sg_auth_digest(const sg_store *s, const char *secret, uint8_t out[32]);
+
+/*
  * On a store with no token, creates a district-admin token with pii and
  * writes its secret to path (mode 0600, replacing a stale file). Logs it.
  */

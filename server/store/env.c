@@ -100,15 +100,29 @@ void sg_store_idno_digest(const sg_store *s, const char *idno, uint8_t out[SG_ID
                      s->idno_key, sizeof s->idno_key);
 }
 
-/* Schema version 0 -> 1: a new database gets its digest key. */
-static int migrate_v1(sg_store *s, MDB_txn *txn) {
+/* Stores a new random 32-byte key under meta name (never replacing one). */
+static int new_key(sg_store *s, MDB_txn *txn, const char *name) {
   uint8_t key[32];
   randombytes_buf(key, sizeof key);
-  MDB_val k = {8, "idno_key"}, v = {sizeof key, key};
+  MDB_val k = {strlen(name), (void *)name}, v = {sizeof key, key};
   int rc = mdb_put(txn, s->meta, &k, &v, MDB_NOOVERWRITE);
   sodium_memzero(key, sizeof key);
-  return rc ? sg_store_err(rc, "write idno key") : 0;
+  return rc ? sg_store_err(rc, name) : 0;
 }
+
+/* Reads the 32-byte key under meta name into out; SG_EDATALOSS if it is not there. */
+static int load_key(sg_store *s, MDB_txn *txn, const char *name, uint8_t out[32]) {
+  MDB_val k = {strlen(name), (void *)name}, v;
+  if (mdb_get(txn, s->meta, &k, &v) != 0 || v.mv_size != 32) {
+    sg_error("database has no valid %s", name);
+    return SG_EDATALOSS;
+  }
+  memcpy(out, v.mv_data, 32);
+  return 0;
+}
+
+/* Schema version 0 -> 1: a new database gets its digest key. */
+static int migrate_v1(sg_store *s, MDB_txn *txn) { return new_key(s, txn, "idno_key"); }
 
 /*
  * Schema version 1 -> 2: the changelog. Records written before it have no
@@ -123,14 +137,7 @@ static int migrate_v2(sg_store *s, MDB_txn *txn) {
 }
 
 /* Schema version 2 -> 3: tokens and the audit log; the token digest key. */
-static int migrate_v3(sg_store *s, MDB_txn *txn) {
-  uint8_t key[32];
-  randombytes_buf(key, sizeof key);
-  MDB_val k = {9, "token_key"}, v = {sizeof key, key};
-  int rc = mdb_put(txn, s->meta, &k, &v, MDB_NOOVERWRITE);
-  sodium_memzero(key, sizeof key);
-  return rc ? sg_store_err(rc, "write token key") : 0;
-}
+static int migrate_v3(sg_store *s, MDB_txn *txn) { return new_key(s, txn, "token_key"); }
 
 typedef int (*migration_fn)(sg_store *, MDB_txn *);
 /* migrations[i] takes the schema from version i to i + 1 */
@@ -251,20 +258,9 @@ int sg_store_open(sg_store **out, const char *dir, size_t map_size) {
     sg_info("migrated database schema to version %llu", (unsigned long long)v + 1);
   }
   if ((err = sg_meta_put_u64(s, txn, "schema_version", SG_SCHEMA_VERSION))) goto done;
-  MDB_val k = {8, "idno_key"}, v;
-  if ((rc = mdb_get(txn, s->meta, &k, &v)) || v.mv_size != sizeof s->idno_key) {
-    sg_error("database has no valid idno key");
-    err = SG_EDATALOSS;
+  if ((err = load_key(s, txn, "idno_key", s->idno_key)) ||
+      (err = load_key(s, txn, "token_key", s->token_key)))
     goto done;
-  }
-  memcpy(s->idno_key, v.mv_data, sizeof s->idno_key);
-  MDB_val tk = {9, "token_key"}, tv;
-  if ((rc = mdb_get(txn, s->meta, &tk, &tv)) || tv.mv_size != sizeof s->token_key) {
-    sg_error("database has no valid token key");
-    err = SG_EDATALOSS;
-    goto done;
-  }
-  memcpy(s->token_key, tv.mv_data, sizeof s->token_key);
   rc = mdb_txn_commit(txn);
   txn = NULL;
   if (rc) err = sg_store_err(rc, "commit migration");

@@ -1,5 +1,4 @@
 /* Tokens service: create, list, revoke, and who am I. */
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,15 +89,11 @@ static int tokens_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   t->created_by = ctx->principal ? ctx->principal->token_id : 0;
   if (!t->name[0]) t->name = sg_dup(ctx, "");
 
-  uint8_t raw[32], d[32];
+  uint8_t d[32];
   char *secret = sg_arena_alloc(ctx->arena, 64);
   if (!secret) return SG_ENOMEM;
-  randombytes_buf(raw, sizeof raw);
-  memcpy(secret, "sg_", 3);
-  sodium_bin2base64(secret + 3, 61, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero(raw, sizeof raw);
-  crypto_generichash(d, sizeof d, (const unsigned char *)secret, strlen(secret), s->token_key,
-                     sizeof s->token_key);
+  sg_auth_new_secret(secret);
+  sg_auth_digest(s, secret, d);
   if ((rc = sg_record_put(txn, s->tokens, t->id, &t->base, MDB_NOOVERWRITE)) ||
       (rc = sg_index_put_id(txn, s->tokens_by_digest, d, sizeof d, t->id, MDB_NOOVERWRITE)))
     return rc;
