@@ -1,6 +1,7 @@
 #include "dispatch.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "timeutil.h"
@@ -62,6 +63,15 @@ size_t sg_dispatch_count(void) { return n_table; }
 const sg_dispatch_entry *sg_dispatch_at(size_t i) { return i < n_table ? &table[i] : NULL; }
 
 void sg_call_ctx_stamp(sg_call_ctx *ctx) {
-  sg_now_rfc3339(ctx->now, sizeof ctx->now);
-  sg_today(ctx->today, sizeof ctx->today);
+  /* the strings change once a second: formatting them per call showed in profiles */
+  static __thread time_t cached;
+  static __thread char now[32], today[11];
+  time_t t = time(NULL);
+  if (t != cached) {
+    sg_now_rfc3339(now, sizeof now);
+    sg_today(today, sizeof today);
+    cached = t;
+  }
+  memcpy(ctx->now, now, sizeof ctx->now);
+  memcpy(ctx->today, today, sizeof ctx->today);
 }
