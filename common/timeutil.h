@@ -7,6 +7,8 @@
 
 /* Monotonic milliseconds, for deadlines. */
 uint64_t sg_now_ms(void);
+/* Monotonic microseconds, for latencies. */
+uint64_t sg_now_us(void);
 /* Writes the current UTC time as RFC 3339 ("2026-11-25T11:07:55Z"); out >= 21. */
 void sg_now_rfc3339(char *out, size_t n);
 /* Today's date in UTC+8 (China Standard Time) as YYYY-MM-DD; out >= 11. */

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "metrics.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "store/check.h"
@@ -38,6 +39,7 @@ static void usage(FILE *f) {
           "  --watch-heartbeat-ms MS  progress message interval of idle watches (default 10000)\n"
           "  --tls-cert F --tls-key F  serve TLS (1.2+) with this PEM certificate chain and key\n"
           "  --check             check the database's integrity and exit (0: sound)\n"
+          "  --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
           "limits (docs/OPERATIONS.md):\n"
           "  --max-connections N       (default 1024)\n"
           "  --max-in-flight N         writes queued per connection (default 1024)\n"
@@ -101,6 +103,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
           signum == SIGINT ? "SIGINT" : "SIGTERM");
   uv_close((uv_handle_t *)&a->sigint, close_cb);
   uv_close((uv_handle_t *)&a->sigterm, close_cb);
+  sg_metrics_close();
   sg_server_stop(&a->srv);
   sg_writer_stop(a->srv.writer, on_writer_stopped);
 }
@@ -120,6 +123,7 @@ int main(int argc, char **argv) {
   const char *data_dir = NULL, *listen = "127.0.0.1:7420", *port_file = NULL;
   const char *tls_cert = NULL, *tls_key = NULL;
   int check_only = 0;
+  const char *metrics_listen = NULL;
   uint64_t map_mib = SG_MAP_SIZE_DEFAULT >> 20, map_max_mib = 64u << 10;
   app a;
   memset(&a, 0, sizeof a);
@@ -138,6 +142,7 @@ int main(int argc, char **argv) {
       {"max-page-size", required_argument, 0, 1005},
       {"default-timeout-ms", required_argument, 0, 1006},
       {"output-stall-ms", required_argument, 0, 1007},
+      {"metrics-listen", required_argument, 0, 1010},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -183,6 +188,7 @@ int main(int argc, char **argv) {
       a.srv.heartbeat_ms = (uint32_t)v;
       break;
     case 'X': check_only = 1; break;
+    case 1010: metrics_listen = optarg; break;
     case 1001: case 1002: case 1003: case 1004: case 1005: case 1006: case 1007: {
       static const struct {
         int opt;
@@ -304,6 +310,19 @@ int main(int argc, char **argv) {
     sg_writer_stop(a.srv.writer, on_writer_stopped);
     uv_run(&a.loop, UV_RUN_DEFAULT);
     goto out;
+  }
+  if (metrics_listen) {
+    char mhost[64];
+    int mport;
+    if (parse_listen(metrics_listen, mhost, sizeof mhost, &mport) ||
+        sg_metrics_listen(&a.srv, mhost, mport) != 0) {
+      sg_error("cannot serve metrics on %s", metrics_listen);
+      sg_metrics_close();
+      sg_server_stop(&a.srv);
+      sg_writer_stop(a.srv.writer, on_writer_stopped);
+      uv_run(&a.loop, UV_RUN_DEFAULT);
+      goto out;
+    }
   }
   uv_signal_init(&a.loop, &a.sigint);
   uv_signal_init(&a.loop, &a.sigterm);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "timeutil.h"
 
 struct sg_writer {
@@ -144,6 +145,9 @@ static void run_batch(sg_writer *w, sg_job *batch) {
     }
   }
   atomic_fetch_add(&w->batches, 1);
+  size_t n = 0;
+  for (sg_job *j = batch; j; j = j->next) n += j->entry != NULL;
+  if (n) sg_metrics_batch(n);
 }
 
 static void *writer_main(void *arg) {

@@ -26,6 +26,7 @@ struct sg_job {
   int has_principal;
   Shegong__V1__AuditEntry audit; /* entry NULL: written as is */
   uv_work_t work;              /* SG_METHOD_BLOCKING jobs run on the libuv pool */
+  uint64_t t0_us;              /* when its frame was read, for the latency metric */
   ProtobufCMessage *req;
   ProtobufCMessage *resp;      /* set when applied */
   sg_status st;

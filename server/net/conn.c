@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "store/changes.h"
@@ -570,9 +571,12 @@ static void audit_event(sg_conn *c, const sg_principal *p, const char *method,
   sg_writer_submit(c->srv->writer, job);
 }
 
+static size_t entry_index(const sg_dispatch_entry *e) { return (size_t)(e - sg_dispatch_at(0)); }
+
 static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
                      const ProtobufCMessage *req, const sg_principal *p) {
   sg_server *srv = c->srv;
+  uint64_t t0 = sg_now_us();
   sg_status st;
   sg_status_clear(&st);
   int mask = p && !p->pii;
@@ -602,6 +606,7 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   if (rc && st.code == 0) sg_status_set(&st, rc, NULL);
   if (rc == SG_EPERM) audit_event(c, p, e->info->path, req, &st, "denied");
   send_frame(c, call_id, rc ? NULL : resp, &st, mask ? &srv->read_arena : NULL);
+  sg_metrics_call(entry_index(e), st.code, sg_now_us() - t0);
 }
 
 /*
@@ -633,6 +638,7 @@ static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_princip
                        e->info->path);
   if (rc == 0) return 0;
   send_reply(c, f->call_id, NULL, &st);
+  sg_metrics_call(entry_index(e), st.code, 0);
   audit_event(c, rc == SG_EUNAUTH ? NULL : p, e->info->path, NULL, &st, "denied");
   sg_info("refused %s from %s: %s", e->info->path, c->peer, st.message);
   return rc;
@@ -760,6 +766,7 @@ static int on_frame(void *arg, sg_frame *f) {
     job->has_principal = 1;
   }
   job->call_id = id;
+  job->t0_us = sg_now_us();
   job->deadline_ms = sg_now_ms() + (f->timeout_ms ? f->timeout_ms : srv->limits.default_timeout_ms);
   snprintf(job->peer, sizeof job->peer, "%s", c->peer);
   c->refs++;
@@ -830,6 +837,7 @@ void sg_server_job_done(sg_job *job, void *data) {
     return;
   }
   remove_call(c, job);
+  sg_metrics_call(entry_index(job->entry), job->st.code, sg_now_us() - job->t0_us);
   if (!c->closing)
     send_frame(c, job->call_id, job->rc ? NULL : job->resp, &job->st,
                job->has_principal && !job->principal.pii ? &job->arena : NULL);

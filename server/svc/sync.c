@@ -8,6 +8,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "metrics.h"
 #include "store/changes.h"
 #include "store/units.h"
 #include "store/workers.h"
@@ -144,8 +145,11 @@ static int sync_pull(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req
     return SG_EINVAL;
   }
   if ((rc = check_since(ctx, txn, req->since, &head))) return rc;
-  return sg_sync_emit_changes(ctx, txn, town_id, all, req->since,
-                              req->limit ? req->limit : SG_PULL_DEFAULT, head, &through, &more, 0);
+  rc = sg_sync_emit_changes(ctx, txn, town_id, all, req->since,
+                            req->limit ? req->limit : SG_PULL_DEFAULT, head, &through, &more, 0);
+  /* how far behind each town's copy is, as of its last pull */
+  if (rc == 0) sg_metrics_pull(req->town_code, through, head);
+  return rc;
 }
 
 static int sync_watch(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
