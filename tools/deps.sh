@@ -4,7 +4,8 @@
 set -euo pipefail
 
 SG_PACKAGES=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
-             libuv1-dev liblmdb-dev libsodium-dev libssl-dev openssl libcmocka-dev)
+             libuv1-dev liblmdb-dev libsodium-dev libssl-dev openssl libcmocka-dev
+             protobuf-compiler python3-protobuf)
 
 sg_missing_packages() {
   local p
