@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 source tools/deps.sh
 sg_install_deps
 
+# the Debian package builds, installs, runs and removes (issue 11); before the
+# tests, so that ctest's summary closes the output
+bash tools/package.sh --check
+
 BUILD=${SHEGONG_TEST_BUILD:-build-test}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DSHEGONG_SANITIZE=ON >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
