@@ -19,6 +19,7 @@
 #include "print.h"
 #include "validate.h"
 #include <time.h>
+#include "import.h"
 #include "replica.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
@@ -68,6 +69,8 @@ static void usage(FILE *f) {
         "  worker update ID [--expected-version V] --FIELD VALUE ...\n"
         "  worker leave ID --date YYYY-MM-DD --reason TEXT [--expected-version V]\n"
         "  changes [--town CODE] [--since REV] [--limit N]   the changelog\n"
+        "  import workers FILE.csv [--encoding utf-8|gbk] [--dry-run] [--errors F]\n"
+        "  export workers [--town CODE] [--include-left] [--encoding utf-8|gbk] [--file F]\n"
         "  token create --role district_admin|town_operator|auditor|service [--town CODE]\n"
         "               [--pii] [--name TEXT] [--expires YYYY-MM-DD|RFC3339] [--methods M,M]\n"
         "  token list [--include-revoked] | token revoke ID | whoami\n"
@@ -530,6 +533,41 @@ static int cmd_audit(cli *c, const char *verb, int argc, char **argv) {
   return call_list_all(c, "Audit/List", &req.base);
 }
 
+/* Spreadsheets in and out: tools/import.c. */
+static int cmd_import_export(cli *c, int import, int argc, char **argv) {
+  if (argc < 1 || strcmp(argv[0], "workers") != 0) {
+    fprintf(stderr, "shegong: %s workers ...\n", import ? "import" : "export");
+    return EXIT_USAGE;
+  }
+  sg_import_opts io = {.timeout_ms = c->timeout_ms};
+  sg_export_opts eo = {.timeout_ms = c->timeout_ms};
+  const char *file = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--dry-run") == 0 && import) io.dry_run = 1;
+    else if (strcmp(a, "--include-left") == 0 && !import) eo.include_left = 1;
+    else if (strcmp(a, "--encoding") == 0 && v) io.encoding = eo.encoding = argv[++i];
+    else if (strcmp(a, "--errors") == 0 && v && import) io.errors = argv[++i];
+    else if (strcmp(a, "--town") == 0 && v && !import) eo.town_code = argv[++i];
+    else if (strcmp(a, "--file") == 0 && v && !import) eo.output = argv[++i];
+    else if (a[0] != '-' && import && !file) file = a;
+    else {
+      fprintf(stderr, "shegong: %s: unexpected \"%s\"\n", import ? "import" : "export", a);
+      return EXIT_USAGE;
+    }
+  }
+  if (import && !file) {
+    fprintf(stderr, "shegong: import workers FILE.csv\n");
+    return EXIT_USAGE;
+  }
+  if (c->replica_dir) {
+    fprintf(stderr, "shegong: import and export talk to the server; drop --replica\n");
+    return EXIT_USAGE;
+  }
+  if (!c->client && connect_cli(c)) return EXIT_CALL;
+  return import ? sg_import_workers(c->client, file, &io) : sg_export_workers(c->client, &eo);
+}
+
 /* The changelog: a Sync/Pull stream, printed as one table. */
 static int cmd_changes(cli *c, int argc, char **argv) {
   Shegong__V1__PullRequest req = SHEGONG__V1__PULL_REQUEST__INIT;
@@ -756,6 +794,8 @@ int main(int argc, char **argv) {
   } else if (strcmp(noun, "whoami") == 0) {
     Shegong__V1__WhoAmIRequest req = SHEGONG__V1__WHO_AM_IREQUEST__INIT;
     code = call_print(&c, "Tokens/WhoAmI", &req.base);
+  } else if (strcmp(noun, "import") == 0 || strcmp(noun, "export") == 0) {
+    code = cmd_import_export(&c, noun[0] == 'i', argc - i, argv + i);
   } else if (strcmp(noun, "changes") == 0) {
     code = cmd_changes(&c, argc - i, argv + i);
   } else if (strcmp(noun, "replica") == 0 || strcmp(noun, "sync") == 0 ||
