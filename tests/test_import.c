@@ -135,7 +135,42 @@ static void test_gbk_import_errors_and_round_trip(void **state) {
   hs_server_cleanup(&a);
 }
 
+/* Units, parents first, by kind label; an orphan is rejected with the reason. */
+static void test_units_import(void **state) {
+  (void)state;
+  hs_server s;
+  assert_int_equal(hs_server_start(&s, NULL, NULL), 0);
+  char path[PATH_MAX + 32], errors[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/units.csv", s.tmp);
+  snprintf(errors, sizeof errors, "%s.errors.csv", path);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("\xEF\xBB\xBF代码,名称,类型,户数,常住人口,60岁以上占比\r\n"
+        "320602,崇川区,区,,,\r\n320602001,和平桥街道,街镇,,,\r\n"
+        "320602001001,桃坞社区,居委会,1200,2900,27.5\r\n320602001201,营船村,村,600,1500,33\r\n"
+        "320602009001,孤儿社区,居委会,10,20,5\r\n",
+        f);
+  fclose(f);
+  char *out = NULL, *err = NULL;
+  assert_int_equal(cli(&s, &out, &err, "import", "units", path, NULL, NULL, NULL), 1);
+  assert_non_null(strstr(out, "4 created, 0 already registered, 1 rejected"));
+  free(out);
+  free(err);
+  char *rej = slurp(errors);
+  assert_non_null(strstr(rej, "320602009 does not exist"));
+  free(rej);
+  const char *list[] = {SHEGONG_CLI_PATH, "-o", "csv", "--columns", "code,residents", "unit",
+                        "list", "320602001", NULL};
+  assert_int_equal(hs_run(list, s.addr, &out, &err, 0), 0);
+  assert_non_null(strstr(out, "320602001001,2900"));
+  free(out);
+  free(err);
+  assert_int_equal(hs_server_stop(&s), 0);
+  hs_server_cleanup(&s);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_gbk_import_errors_and_round_trip)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_gbk_import_errors_and_round_trip),
+                                     cmocka_unit_test(test_units_import)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

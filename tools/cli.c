@@ -69,7 +69,7 @@ static void usage(FILE *f) {
         "  worker update ID [--expected-version V] --FIELD VALUE ...\n"
         "  worker leave ID --date YYYY-MM-DD --reason TEXT [--expected-version V]\n"
         "  changes [--town CODE] [--since REV] [--limit N]   the changelog\n"
-        "  import workers FILE.csv [--encoding utf-8|gbk] [--dry-run] [--errors F]\n"
+        "  import workers|units FILE.csv [--encoding utf-8|gbk] [--dry-run] [--errors F]\n"
         "  export workers [--town CODE] [--include-left] [--encoding utf-8|gbk] [--file F]\n"
         "  token create --role district_admin|town_operator|auditor|service [--town CODE]\n"
         "               [--pii] [--name TEXT] [--expires YYYY-MM-DD|RFC3339] [--methods M,M]\n"
@@ -535,8 +535,8 @@ static int cmd_audit(cli *c, const char *verb, int argc, char **argv) {
 
 /* Spreadsheets in and out: tools/import.c. */
 static int cmd_import_export(cli *c, int import, int argc, char **argv) {
-  if (argc < 1 || strcmp(argv[0], "workers") != 0) {
-    fprintf(stderr, "shegong: %s workers ...\n", import ? "import" : "export");
+  if (argc < 1 || (strcmp(argv[0], "workers") != 0 && !(import && strcmp(argv[0], "units") == 0))) {
+    fprintf(stderr, "shegong: import workers|units FILE.csv, export workers\n");
     return EXIT_USAGE;
   }
   sg_import_opts io = {.timeout_ms = c->timeout_ms};
@@ -565,7 +565,7 @@ static int cmd_import_export(cli *c, int import, int argc, char **argv) {
     return EXIT_USAGE;
   }
   if (!c->client && connect_cli(c)) return EXIT_CALL;
-  return import ? sg_import_workers(c->client, file, &io) : sg_export_workers(c->client, &eo);
+  return import ? sg_import(c->client, argv[0], file, &io) : sg_export_workers(c->client, &eo);
 }
 
 /* The changelog: a Sync/Pull stream, printed as one table. */

@@ -1,5 +1,5 @@
 /*
- * Workers from and to spreadsheets. Columns are matched by their Chinese
+ * Workers (and units) from spreadsheets, workers to them. Columns are matched by their Chinese
  * headers (姓名, 身份证号, 所在社区, ...) or the field names; values go
  * through the same descriptor-driven parser as the CLI's flags, so enums
  * take their Chinese labels. Rows are created with pipelined
@@ -29,10 +29,12 @@
 #define IMPORT_MAX_BYTES (256u << 20)
 #define IN_FLIGHT 64
 
-/* Header -> Worker field. The first header of a field is the one export writes. */
-static const struct {
+typedef struct column {
   const char *header, *field;
-} columns[] = {
+} column;
+
+/* Header -> Worker field. The first header of a field is the one export writes. */
+static const column columns[] = {
     {"姓名", "name"},           {"性别", "gender"},         {"身份证号", "id_number"},
     {"出生日期", "birth_date"}, {"联系电话", "phone"},      {"学历", "education"},
     {"党员", "party_member"},   {"类别", "category"},       {"岗位", "role"},
@@ -49,11 +51,45 @@ static const struct {
 };
 #define N_EXPORT 16
 
-static const char *field_for(const char *header) {
+/* Header -> Unit field. */
+static const column unit_columns[] = {
+    {"代码", "code"},          {"名称", "name"},          {"类型", "kind"},
+    {"户数", "households"},    {"常住人口", "residents"}, {"60岁以上占比", "aged_60_percent"},
+    {"区划代码", "code"},      {"单位代码", "code"},      {"单位名称", "name"},
+    {"级别", "kind"},          {"人口", "residents"},     {"老龄人口占比", "aged_60_percent"},
+};
+
+/* What an import makes: its record, its method, its columns. */
+typedef struct kind {
+  const char *noun;
+  const ProtobufCMessageDescriptor *record;
+  const char *method;
+  const column *columns;
+  size_t n_columns;
+  int in_flight;          /* units: one at a time, so that parents come before children */
+  const char *required[3];
+} kind;
+
+static const kind kinds[] = {
+    {"workers", &shegong__v1__worker__descriptor, "Workers/Create", columns,
+     sizeof columns / sizeof columns[0], 64, {"name", "id_number", NULL}},
+    {"units", &shegong__v1__unit__descriptor, "Units/Create", unit_columns,
+     sizeof unit_columns / sizeof unit_columns[0], 1, {"code", "name", "kind"}},
+};
+
+const char *sg_import_kinds(void) { return "workers, units"; }
+
+static const kind *kind_named(const char *noun) {
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strcmp(kinds[i].noun, noun) == 0) return &kinds[i];
+  return NULL;
+}
+
+static const char *field_for(const kind *k, const char *header) {
   while (*header == ' ') header++;
-  for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++)
-    if (strcmp(columns[i].header, header) == 0) return columns[i].field;
-  const ProtobufCFieldDescriptor *f = sg_msg_find_field(&shegong__v1__worker__descriptor, header);
+  for (size_t i = 0; i < k->n_columns; i++)
+    if (strcmp(k->columns[i].header, header) == 0) return k->columns[i].field;
+  const ProtobufCFieldDescriptor *f = sg_msg_find_field(k->record, header);
   return f ? f->name : NULL;
 }
 
@@ -136,6 +172,7 @@ typedef struct pending_row {
 typedef struct importer {
   sg_client *c;
   const sg_import_opts *o;
+  const kind *k;
   char **header;
   size_t n_header;
   const char **field;  /* per column: the Worker field, or NULL (ignored) */
@@ -144,6 +181,7 @@ typedef struct importer {
   size_t rows, created, existing, rejected;
   unit_names units;
   pending_row fl[IN_FLIGHT];
+  size_t bytes, done_bytes; /* of the file: for the ETA */
   int n_fl;
   uint64_t t0;
 } importer;
@@ -179,9 +217,11 @@ static void reject(importer *im, size_t line, char **fields, size_t n, const cha
 static void progress(importer *im, int done) {
   double secs = (double)(sg_now_ms() - im->t0) / 1000.0;
   double rate = secs > 0 ? (double)im->rows / secs : 0;
+  /* the rest of the file at the pace so far */
+  double eta = im->done_bytes ? secs * (double)(im->bytes - im->done_bytes) / (double)im->done_bytes : 0;
   if (isatty(2))
-    fprintf(stderr, "\r%zu rows, %.0f rows/s: %zu created, %zu already there, %zu rejected%s",
-            im->rows, rate, im->created, im->existing, im->rejected, done ? "\n" : "");
+    fprintf(stderr, "\r%zu rows, %.0f rows/s, %.0f s to go: %zu created, %zu already there, %zu rejected%s",
+            im->rows, rate, done ? 0.0 : eta, im->created, im->existing, im->rejected, done ? "\n" : "");
   else if (done || im->rows % 1000 == 0)
     fprintf(stderr, "%zu rows, %.0f rows/s\n", im->rows, rate);
 }
@@ -209,7 +249,8 @@ static int settle_one(importer *im) {
     size_t off = 0;
     for (size_t v = 0; v < st.n_violations && v < SG_STATUS_VIOLATIONS_MAX; v++) {
       const char *f = st.violations[v].field;
-      if (strncmp(f, "worker.", 7) == 0) f += 7;
+      const char *dot = strchr(f, '.'); /* "worker.id_number" names the column id_number */
+      if (dot) f = dot + 1;
       off += (size_t)snprintf(why + off, sizeof why - off, "%s%s: %s", v ? "; " : "",
                               header_of(im, f), st.violations[v].description);
       if (off >= sizeof why) break;
@@ -222,9 +263,9 @@ static int settle_one(importer *im) {
   return 0;
 }
 
-/* Builds the worker of a row; on a bad cell, rejects the row and returns -1. */
+/* Builds the record of a row; on a bad cell, rejects the row and returns -1. */
 static int build(importer *im, size_t line, char **fields, size_t n, sg_arena *a,
-                 Shegong__V1__Worker *w) {
+                 ProtobufCMessage *rec) {
   char why[256];
   for (size_t i = 0; i < n && i < im->n_header; i++) {
     const char *f = im->field[i];
@@ -233,7 +274,8 @@ static int build(importer *im, size_t line, char **fields, size_t n, sg_arena *a
     size_t len = strlen(v);
     while (len && v[len - 1] == ' ') v[--len] = '\0';
     if (!f || !*v) continue;
-    if (strcmp(f, "unit_code") == 0 && !all_digits(v)) {
+    if (im->k->record == &shegong__v1__worker__descriptor && strcmp(f, "unit_code") == 0 &&
+        !all_digits(v)) {
       const char *code = code_of(im->c, &im->units, v, im->o->timeout_ms);
       if (!code || !*code) {
         char msg[300];
@@ -245,15 +287,16 @@ static int build(importer *im, size_t line, char **fields, size_t n, sg_arena *a
       v = (char *)code;
     }
     why[0] = '\0';
-    if (sg_msg_set_field(&w->base, &a->allocator, f, v, why, sizeof why) != 0) {
+    if (sg_msg_set_field(rec, &a->allocator, f, v, why, sizeof why) != 0) {
       char msg[400];
       snprintf(msg, sizeof msg, "%s: %s", im->header[i], why[0] ? why : "bad value");
       reject(im, line, fields, n, msg);
       return -1;
     }
   }
-  if (im->o->dry_run) {
+  if (im->o->dry_run && im->k->record == &shegong__v1__worker__descriptor) {
     /* what can be known without the server */
+    Shegong__V1__Worker *w = (Shegong__V1__Worker *)rec;
     char idno[19], reason[SG_WHY_MAX];
     if (!w->name[0]) snprintf(why, sizeof why, "%s: 必填", header_of(im, "name"));
     else if (sg_validate_idno(w->id_number, NULL, idno, NULL, NULL, reason, sizeof reason))
@@ -268,7 +311,12 @@ static int build(importer *im, size_t line, char **fields, size_t n, sg_arena *a
   return 0;
 }
 
-int sg_import_workers(sg_client *c, const char *path, const sg_import_opts *o) {
+int sg_import(sg_client *c, const char *noun, const char *path, const sg_import_opts *o) {
+  const kind *k = kind_named(noun);
+  if (!k) {
+    fprintf(stderr, "shegong: import %s: not one of %s\n", noun, sg_import_kinds());
+    return 2;
+  }
   struct stat sb;
   if (stat(path, &sb) != 0 || sb.st_size > IMPORT_MAX_BYTES) {
     fprintf(stderr, "shegong: %s: %s\n", path, stat(path, &sb) ? "cannot read it" : "larger than 256 MiB");
@@ -287,7 +335,7 @@ int sg_import_workers(sg_client *c, const char *path, const sg_import_opts *o) {
     return 2;
   }
   free(raw);
-  importer im = {.c = c, .o = o};
+  importer im = {.c = c, .o = o, .k = k, .bytes = tlen};
   char errors_path[4096];
   snprintf(errors_path, sizeof errors_path, "%s.errors.csv", path);
   im.errors_path = o->errors ? o->errors : errors_path;
@@ -301,19 +349,24 @@ int sg_import_workers(sg_client *c, const char *path, const sg_import_opts *o) {
     return 2;
   }
   im.field = calloc(im.n_header, sizeof *im.field);
-  int have_idno = 0, have_name = 0;
   for (size_t i = 0; i < im.n_header; i++) {
-    im.field[i] = field_for(im.header[i]);
+    im.field[i] = field_for(k, im.header[i]);
     if (!im.field[i] && im.header[i][0] && strcmp(im.header[i], "错误") != 0 &&
         strcmp(im.header[i], "行号") != 0)
-      fprintf(stderr, "shegong: column \"%s\" is not a worker field: ignored\n", im.header[i]);
-    have_idno |= im.field[i] && strcmp(im.field[i], "id_number") == 0;
-    have_name |= im.field[i] && strcmp(im.field[i], "name") == 0;
+      fprintf(stderr, "shegong: column \"%s\" is not a field of %s: ignored\n", im.header[i],
+              k->record->short_name);
   }
-  if (!have_idno || !have_name) {
-    fprintf(stderr, "shegong: %s: the header needs 姓名 and 身份证号 (name, id_number)\n", path);
-    code = 2;
-    goto out;
+  for (size_t r = 0; r < 3 && k->required[r]; r++) {
+    size_t i = 0;
+    while (i < im.n_header && !(im.field[i] && strcmp(im.field[i], k->required[r]) == 0)) i++;
+    if (i == im.n_header) {
+      size_t h = 0;
+      while (h < k->n_columns && strcmp(k->columns[h].field, k->required[r]) != 0) h++;
+      fprintf(stderr, "shegong: %s: the header needs a %s column (%s)\n", path,
+              h < k->n_columns ? k->columns[h].header : k->required[r], k->required[r]);
+      code = 2;
+      goto out;
+    }
   }
   fprintf(stderr, "%s: %s, %zu columns\n", path, used, im.n_header);
   im.t0 = sg_now_ms();
@@ -328,23 +381,28 @@ int sg_import_workers(sg_client *c, const char *path, const sg_import_opts *o) {
       break;
     }
     im.rows++;
+    im.done_bytes = (size_t)(csv.p - text);
     sg_arena a;
     sg_arena_init(&a, 1u << 20);
-    Shegong__V1__Worker w = SHEGONG__V1__WORKER__INIT;
-    int ok = build(&im, line, fields, n, &a, &w) == 0;
+    ProtobufCMessage *rec = sg_arena_alloc(&a, k->record->sizeof_message);
+    if (rec) protobuf_c_message_init(k->record, rec);
+    int ok = rec && build(&im, line, fields, n, &a, rec) == 0;
     if (ok && !o->dry_run) {
-      while (im.n_fl == IN_FLIGHT)
+      while (im.n_fl >= k->in_flight)
         if (settle_one(&im)) {
           code = 1;
           sg_arena_destroy(&a);
           sg_csv_free_row(fields, n);
           goto out;
         }
-      Shegong__V1__CreateWorkerRequest req = SHEGONG__V1__CREATE_WORKER_REQUEST__INIT;
-      req.worker = &w;
+      /* the Create request wraps the record in its one message field */
+      const sg_method_info *mi = sg_methods_find(k->method);
+      ProtobufCMessage *req = sg_arena_alloc(&a, mi->method->input->sizeof_message);
+      protobuf_c_message_init(mi->method->input, req);
+      *(ProtobufCMessage **)((char *)req + mi->method->input->fields[0].offset) = rec;
       sg_status st;
       uint32_t call;
-      if (sg_call_send(c, "Workers/Create", &req.base, o->timeout_ms, &call, &st) != 0) {
+      if (sg_call_send(c, k->method, req, o->timeout_ms, &call, &st) != 0) {
         fprintf(stderr, "\nshegong: %s\n", st.message);
         code = 1;
         sg_arena_destroy(&a);

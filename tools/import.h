@@ -11,8 +11,9 @@ typedef struct sg_import_opts {
   int timeout_ms;
 } sg_import_opts;
 
-/* Imports workers from path through c; prints a summary. Returns an exit code. */
-int sg_import_workers(sg_client *c, const char *path, const sg_import_opts *o);
+/* Imports noun ("workers", "units") from path through c; prints a summary. Returns an exit code. */
+int sg_import(sg_client *c, const char *noun, const char *path, const sg_import_opts *o);
+const char *sg_import_kinds(void);
 
 typedef struct sg_export_opts {
   const char *town_code; /* NULL: the whole district */
