@@ -616,6 +616,7 @@ int sg_call_cancel(sg_client *c, uint32_t call_id, sg_status *st) {
 static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage **resp,
                     int timeout_ms, sg_status *st) {
   *resp = NULL;
+  if (got) *got = 0;
   uint64_t deadline = timeout_ms > 0 ? sg_now_ms() + (uint64_t)timeout_ms : 0;
   for (;;) {
     for (size_t i = 0; i < c->n_calls; i++) {
@@ -641,7 +642,9 @@ static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage
     }
     int wait = remaining_ms(deadline);
     if (wait == 0) {
-      pending *p = want ? find_call(c, want) : &c->calls[0];
+      /* waiting for any answer gives up on none: the calls stay in flight */
+      if (!want) return fail(st, SG_ETIMEDOUT, "no answer within %s ms%s", "the wait's", NULL);
+      pending *p = find_call(c, want);
       uint32_t id = p->call_id;
       if (got) *got = id;
       drop_call(c, p);

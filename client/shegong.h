@@ -101,8 +101,11 @@ int sg_call_send(sg_client *c, const char *method, const ProtobufCMessage *req,
 int sg_call_recv(sg_client *c, uint32_t call_id, ProtobufCMessage **resp, int timeout_ms,
                  sg_status *st);
 /*
- * Waits for whichever in-flight call answers first; sets *call_id to it.
- * Returns as sg_call_recv(). SG_ENOTFOUND when no call is in flight.
+ * Waits for whichever in-flight call ends first; sets *call_id to it.
+ * Returns as sg_call_recv(). A stream that ends here is over: messages of
+ * it not yet taken with sg_stream_next are dropped. On SG_ETIMEDOUT,
+ * *call_id is 0 and every call stays in flight. SG_ENOTFOUND when no call
+ * is in flight.
  */
 int sg_call_recv_any(sg_client *c, uint32_t *call_id, ProtobufCMessage **resp, int timeout_ms,
                      sg_status *st);

@@ -84,6 +84,22 @@ char *sg_arena_printf(sg_arena *a, const char *fmt, ...) {
   return p;
 }
 
+sg_arena_mark sg_arena_get_mark(const sg_arena *a) {
+  sg_arena_mark m = {a->head, a->head ? a->head->off : 0, a->used};
+  return m;
+}
+
+void sg_arena_rewind(sg_arena *a, sg_arena_mark m) {
+  while (a->head && a->head != m.chunk) {
+    sg_arena_chunk *n = a->head->next;
+    free(a->head);
+    a->head = n;
+  }
+  if (a->head) a->head->off = m.off;
+  a->used = m.used;
+  a->failed = 0;
+}
+
 void sg_arena_reset(sg_arena *a) {
   sg_arena_chunk *c = a->head;
   if (!c) return;

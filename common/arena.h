@@ -31,6 +31,17 @@ void *sg_arena_calloc(sg_arena *a, size_t n);
 char *sg_arena_strdup(sg_arena *a, const char *s);
 char *sg_arena_strndup(sg_arena *a, const char *s, size_t n);
 char *sg_arena_printf(sg_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * A point in the arena to come back to: everything allocated after it is
+ * released by sg_arena_rewind (and a refused allocation forgotten).
+ */
+typedef struct sg_arena_mark {
+  sg_arena_chunk *chunk;
+  size_t off, used;
+} sg_arena_mark;
+sg_arena_mark sg_arena_get_mark(const sg_arena *a);
+void sg_arena_rewind(sg_arena *a, sg_arena_mark m);
+
 /* Frees every chunk but the first, keeps that for reuse. */
 void sg_arena_reset(sg_arena *a);
 void sg_arena_destroy(sg_arena *a);

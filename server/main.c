@@ -96,6 +96,13 @@ static void on_writer_stopped(void *data) {
   a->writer_stopped = 1;
 }
 
+/*
+ * Every connection is gone, and with it every call that could still queue
+ * a write or an audit entry (a backup on a pool thread included): the
+ * writer may finish its queue and stop.
+ */
+static void on_drained(sg_server *srv) { sg_writer_stop(srv->writer, on_writer_stopped); }
+
 static void on_signal(uv_signal_t *sig, int signum) {
   app *a = sig->data;
   if (a->srv.stopping) return;
@@ -105,7 +112,6 @@ static void on_signal(uv_signal_t *sig, int signum) {
   uv_close((uv_handle_t *)&a->sigterm, close_cb);
   sg_metrics_close();
   sg_server_stop(&a->srv);
-  sg_writer_stop(a->srv.writer, on_writer_stopped);
 }
 
 static int write_port_file(const char *path, int port) {
@@ -298,16 +304,15 @@ int main(int argc, char **argv) {
     goto out;
   }
   sg_writer_on_batch(a.srv.writer, sg_server_after_batch, &a.srv);
+  a.srv.on_drained = on_drained;
   if (sg_server_listen(&a.srv, host, port) != 0) {
     sg_server_stop(&a.srv);
-    sg_writer_stop(a.srv.writer, on_writer_stopped);
     uv_run(&a.loop, UV_RUN_DEFAULT);
     goto out;
   }
   if (port_file && write_port_file(port_file, a.srv.bound_port) != 0) {
     sg_error("cannot write port file %s: %s", port_file, strerror(errno));
     sg_server_stop(&a.srv);
-    sg_writer_stop(a.srv.writer, on_writer_stopped);
     uv_run(&a.loop, UV_RUN_DEFAULT);
     goto out;
   }
@@ -319,7 +324,6 @@ int main(int argc, char **argv) {
       sg_error("cannot serve metrics on %s", metrics_listen);
       sg_metrics_close();
       sg_server_stop(&a.srv);
-      sg_writer_stop(a.srv.writer, on_writer_stopped);
       uv_run(&a.loop, UV_RUN_DEFAULT);
       goto out;
     }

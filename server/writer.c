@@ -127,6 +127,8 @@ static void run_batch(sg_writer *w, sg_job *batch) {
     for (sg_job *j = batch; j; j = j->next) {
       j->rc = 0;
       j->resp = NULL;
+      /* what the last attempt allocated goes; the request stays */
+      if (j->entry) sg_arena_rewind(&j->arena, j->after_request);
     }
   }
   if (txn) mdb_txn_abort(txn);
@@ -242,6 +244,18 @@ void sg_writer_on_batch(sg_writer *w, void (*fn)(void *arg), void *arg) {
 void sg_writer_submit(sg_writer *w, sg_job *job) {
   job->next = NULL;
   pthread_mutex_lock(&w->mu);
+  if (w->exited) {
+    /* too late: nothing will apply it (only audit entries can come this late) */
+    pthread_mutex_unlock(&w->mu);
+    sg_warn("a %s came after the writer stopped: dropped", job->entry ? "write" : "audit entry");
+    if (job->entry) {
+      job->rc = sg_status_set(&job->st, SG_EUNAVAIL, "the server is stopping");
+      w->done(job, w->data);
+    } else {
+      sg_job_free(job);
+    }
+    return;
+  }
   if (w->in_tail) w->in_tail->next = job;
   else w->in_head = job;
   w->in_tail = job;
@@ -259,6 +273,10 @@ void sg_writer_stop(sg_writer *w, void (*on_stopped)(void *data)) {
 
 void sg_writer_free(sg_writer *w) {
   if (!w) return;
+  for (sg_job *j = w->in_head, *n; j; j = n) {
+    n = j->next;
+    sg_job_free(j);
+  }
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cv);
   free(w);

@@ -22,6 +22,7 @@ struct sg_job {
   sg_job *next;
   const sg_dispatch_entry *entry; /* NULL: an audit entry only (audit below) */
   sg_arena arena;              /* request and response live here */
+  sg_arena_mark after_request; /* the arena with only the request: a retry starts here */
   sg_principal principal;      /* who asked, when has_principal */
   int has_principal;
   Shegong__V1__AuditEntry audit; /* entry NULL: written as is */

@@ -563,6 +563,33 @@ static void test_watch_ends_when_the_server_stops(void **state) {
   hs_server_cleanup(&srv);
 }
 
+/*
+ * Regression: answers written from a timer waited for the next poll, so
+ * every heartbeat came one period late.
+ */
+static void test_heartbeat_comes_on_time(void **state) {
+  fx *f = *state;
+  hs_server srv;
+  static const char *const args[] = {"--watch-heartbeat-ms", "1000", NULL};
+  assert_int_equal(hs_server_start(&srv, NULL, args), 0);
+  sg_client *c;
+  sg_status st;
+  assert_int_equal(sg_client_connect(&c, srv.addr, 5000, &st), 0);
+  uint32_t id = open_watch(c, "", 0);
+  Shegong__V1__PullResponse *m = next_msg(c, id); /* the (empty) backlog */
+  protobuf_c_message_free_unpacked(&m->base, NULL);
+  unsigned long long t0 = hs_now_ms();
+  m = next_msg(c, id);
+  unsigned long long dt = hs_now_ms() - t0;
+  protobuf_c_message_free_unpacked(&m->base, NULL);
+  print_message("heartbeat after %llu ms (period 1000)\n", dt);
+  assert_true(dt < 1700);
+  sg_client_close(c);
+  assert_int_equal(hs_server_stop(&srv), 0);
+  hs_server_cleanup(&srv);
+  hs_use_token_file(f->srv.token_file); /* back to the shared server's token */
+}
+
 /* Last: it compacts the shared server's changelog. */
 static void test_compaction_sends_replicas_to_a_snapshot(void **state) {
   fx *f = *state;
@@ -615,6 +642,7 @@ int main(void) {
       cmocka_unit_test(test_push_rejects_bad_requests),
       cmocka_unit_test(test_watch_sends_changes_as_they_commit),
       cmocka_unit_test(test_watch_ends_when_the_server_stops),
+      cmocka_unit_test(test_heartbeat_comes_on_time),
       cmocka_unit_test(test_compaction_sends_replicas_to_a_snapshot),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -134,7 +134,11 @@ int sg_csv_next(sg_csv *c, char ***fields, size_t *n, size_t *line, char *why, s
       if (quoted && ch == '"') {
         if (c->p + 1 < c->end && c->p[1] == '"') { /* "" is a quote */
           c->p += 2;
-          if (len < FIELD_BYTES_MAX) buf[len++] = '"';
+          if (len == FIELD_BYTES_MAX) {
+            snprintf(why, whylen, "a field on line %zu is longer than %d bytes", *line, FIELD_BYTES_MAX);
+            goto fail;
+          }
+          buf[len++] = '"';
           continue;
         }
         c->p++;
@@ -143,7 +147,11 @@ int sg_csv_next(sg_csv *c, char ***fields, size_t *n, size_t *line, char *why, s
       }
       if (!quoted && (ch == ',' || ch == '\n' || ch == '\r')) break;
       if (ch == '\n') c->line++;
-      if (len < FIELD_BYTES_MAX) buf[len++] = ch;
+      if (len == FIELD_BYTES_MAX) {
+        snprintf(why, whylen, "a field on line %zu is longer than %d bytes", *line, FIELD_BYTES_MAX);
+        goto fail;
+      }
+      buf[len++] = ch;
       c->p++;
     }
     buf[len] = '\0';

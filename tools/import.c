@@ -98,17 +98,29 @@ static const char *field_for(const kind *k, const char *header) {
 typedef struct unit_names {
   char **name, **code;
   size_t n, cap;
-  int loaded;
+  int loaded; /* 1: listed; -1: the listing failed, and the import stops */
 } unit_names;
 
-static void names_add(unit_names *u, const char *name, const char *code) {
+static int names_add(unit_names *u, const char *name, const char *code) {
   if (u->n == u->cap) {
-    u->cap = u->cap ? u->cap * 2 : 256;
-    u->name = realloc(u->name, u->cap * sizeof *u->name);
-    u->code = realloc(u->code, u->cap * sizeof *u->code);
+    size_t cap = u->cap ? u->cap * 2 : 256;
+    char **nn = realloc(u->name, cap * sizeof *nn);
+    if (!nn) return -1;
+    u->name = nn;
+    char **nc = realloc(u->code, cap * sizeof *nc);
+    if (!nc) return -1;
+    u->code = nc;
+    u->cap = cap;
   }
-  u->name[u->n] = strdup(name);
-  u->code[u->n++] = strdup(code);
+  char *a = strdup(name), *b = strdup(code);
+  if (!a || !b) {
+    free(a);
+    free(b);
+    return -1;
+  }
+  u->name[u->n] = a;
+  u->code[u->n++] = b;
+  return 0;
 }
 
 static int list_children(sg_client *c, const char *parent, unit_names *u, int recurse, int ms) {
@@ -126,8 +138,8 @@ static int list_children(sg_client *c, const char *parent, unit_names *u, int re
     }
     Shegong__V1__ListUnitsResponse *r = (Shegong__V1__ListUnitsResponse *)resp;
     for (size_t i = 0; i < r->n_units; i++) {
-      names_add(u, r->units[i]->name, r->units[i]->code);
-      if (recurse && list_children(c, r->units[i]->code, u, 0, ms)) {
+      if (names_add(u, r->units[i]->name, r->units[i]->code) ||
+          (recurse && list_children(c, r->units[i]->code, u, 0, ms))) {
         protobuf_c_message_free_unpacked(resp, NULL);
         return -1;
       }
@@ -140,10 +152,9 @@ static int list_children(sg_client *c, const char *parent, unit_names *u, int re
 
 /* The code of the unit named name: NULL if none, "" if two share the name. */
 static const char *code_of(sg_client *c, unit_names *u, const char *name, int ms) {
-  if (!u->loaded) {
-    u->loaded = 1;
-    list_children(c, "", u, 1, ms); /* the towns, and their communities and villages */
-  }
+  if (!u->loaded) /* the towns, and their communities and villages */
+    u->loaded = list_children(c, "", u, 1, ms) == 0 ? 1 : -1;
+  if (u->loaded < 0) return NULL;
   const char *found = NULL;
   for (size_t i = 0; i < u->n; i++)
     if (strcmp(u->name[i], name) == 0) {
@@ -228,7 +239,7 @@ static void progress(importer *im, int done) {
 
 /* Settles the answer of one in-flight row. */
 static int settle_one(importer *im) {
-  uint32_t got;
+  uint32_t got = 0;
   ProtobufCMessage *resp;
   sg_status st;
   int rc = sg_call_recv_any(im->c, &got, &resp, im->o->timeout_ms, &st);
@@ -277,6 +288,7 @@ static int build(importer *im, size_t line, char **fields, size_t n, sg_arena *a
     if (im->k->record == &shegong__v1__worker__descriptor && strcmp(f, "unit_code") == 0 &&
         !all_digits(v)) {
       const char *code = code_of(im->c, &im->units, v, im->o->timeout_ms);
+      if (im->units.loaded < 0) return -2; /* the server could not list its units: stop */
       if (!code || !*code) {
         char msg[300];
         snprintf(msg, sizeof msg, "%s: %s", im->header[i],
@@ -386,7 +398,14 @@ int sg_import(sg_client *c, const char *noun, const char *path, const sg_import_
     sg_arena_init(&a, 1u << 20);
     ProtobufCMessage *rec = sg_arena_alloc(&a, k->record->sizeof_message);
     if (rec) protobuf_c_message_init(k->record, rec);
-    int ok = rec && build(&im, line, fields, n, &a, rec) == 0;
+    int built = rec ? build(&im, line, fields, n, &a, rec) : -1;
+    if (built == -2) {
+      code = 1;
+      sg_arena_destroy(&a);
+      sg_csv_free_row(fields, n);
+      goto out;
+    }
+    int ok = built == 0;
     if (ok && !o->dry_run) {
       while (im.n_fl >= k->in_flight)
         if (settle_one(&im)) {

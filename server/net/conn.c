@@ -33,6 +33,8 @@ typedef struct watch {
  * which can destroy answers still in flight to the peer.
  */
 #define SG_LINGER_MS 2000
+/* How long a closing connection may take to hand over its last answers. */
+#define SG_CLOSE_GRACE_MS 5000
 
 /*
  * Before its first authenticated call a connection may send only small
@@ -155,6 +157,7 @@ static void watch_partial(sg_conn *c) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static int flush_tls(sg_conn *c);
+static void on_stalled(uv_timer_t *t);
 static void flush_conn(sg_conn *c);
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -188,9 +191,13 @@ void sg_conn_close(sg_conn *c) {
     flush_conn(c);
     if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
   }
-  /* shutdown waits for queued writes, so a final status frame is delivered */
-  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+  /* shutdown waits for queued writes, so a final status frame is delivered;
+   * a peer that never reads them is cut off after the close grace */
+  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
     conn_close_now(c);
+    return;
+  }
+  uv_timer_start(&c->stall, on_stalled, SG_CLOSE_GRACE_MS, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -224,7 +231,12 @@ static void on_write(uv_write_t *req, int status) {
 
 static void on_stalled(uv_timer_t *t) {
   sg_conn *c = t->data;
-  if (c->closing || c->out_bytes <= c->srv->limits.max_output_bytes / 2) return;
+  if (c->closing) {
+    /* a close waiting for a peer that does not read its last answers */
+    conn_close_now(c);
+    return;
+  }
+  if (c->out_bytes <= c->srv->limits.max_output_bytes / 2) return;
   sg_info("closing %s: %zu bytes of answers unread for %u ms", c->peer, c->out_bytes,
           c->srv->limits.output_stall_ms);
   conn_close_now(c); /* its answers would never go: no final frame either */
@@ -512,6 +524,8 @@ static void notify_watches(sg_server *srv, int heartbeat) {
     }
   }
   sg_store_read_end(srv->store, srv->read_txn);
+  /* from a timer, no poll phase follows before the next tick: send now */
+  sg_server_flush(srv);
 }
 
 static void on_heartbeat(uv_timer_t *t) { notify_watches(t->data, 1); }
@@ -754,6 +768,7 @@ static int on_frame(void *arg, sg_frame *f) {
     sg_job_free(job);
     goto done;
   }
+  job->after_request = sg_arena_get_mark(&job->arena);
   if (add_call(c, id, job) != 0) {
     send_error(c, id, SG_ENOMEM, "out of memory");
     sg_job_free(job);

@@ -286,14 +286,30 @@ void sg_store_close(sg_store *s) {
   free(s);
 }
 
+/* Drops the unknown fields of m and of every message inside it. */
+static void strip_unknown(ProtobufCMessage *m, int depth) {
+  if (!m || depth > 16) return;
+  m->n_unknown_fields = 0;
+  m->unknown_fields = NULL;
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+    char *member = (char *)m + f->offset;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t n = *(size_t *)((char *)m + f->quantifier_offset);
+      for (size_t k = 0; k < n; k++) strip_unknown((*(ProtobufCMessage ***)member)[k], depth + 1);
+    } else if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+               *(uint32_t *)((char *)m + f->quantifier_offset) == f->id) {
+      strip_unknown(*(ProtobufCMessage **)member, depth + 1);
+    }
+  }
+}
+
 int sg_record_put(MDB_txn *txn, MDB_dbi dbi, uint64_t id, const ProtobufCMessage *msg,
                   unsigned flags) {
-  if (msg->n_unknown_fields) {
-    /* fields this server does not know were never validated: not stored */
-    ProtobufCMessage *m = (ProtobufCMessage *)msg;
-    m->n_unknown_fields = 0;
-    m->unknown_fields = NULL;
-  }
+  /* fields this server does not know were never validated: not stored, at any depth */
+  strip_unknown((ProtobufCMessage *)msg, 0);
   uint8_t kb[8];
   sg_key_u64(kb, id);
   size_t n = protobuf_c_message_get_packed_size(msg);
