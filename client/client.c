@@ -423,8 +423,13 @@ int sg_call_send(sg_client *c, const char *method, const ProtobufCMessage *req, 
     c->calls = n;
     c->cap_calls = cap;
   }
-  uint32_t id = c->next_id++;
-  if (c->next_id == 0) c->next_id = 1; /* 0 is the server's */
+  /* After 2^32 calls the ids wrap; a watch opened long ago may still hold a
+   * low one, and two calls under one id would steal each other's answers. */
+  uint32_t id;
+  do {
+    id = c->next_id++;
+    if (c->next_id == 0) c->next_id = 1; /* 0 is the server's */
+  } while (find_call(c, id));
 
   size_t plen = protobuf_c_message_get_packed_size(req);
   uint8_t *payload = plen ? malloc(plen) : NULL;
