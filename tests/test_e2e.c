@@ -25,6 +25,7 @@
 
 #include "frame.h"
 #include "harness.h"
+#include "rawsock.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
 #include "shegong/v1/auth.pb-c.h"
@@ -1809,25 +1810,15 @@ static void test_pipelining_mixed(void **state) {
 /* ------------------------------------------------------------------------ */
 /* The protocol, through raw sockets. */
 
-/* rcvbuf > 0 sets a small receive buffer (before connecting, so the window is small too). */
+/* Connects and registers the socket with the fixture, which closes it whatever happens. */
 static int raw_connect_rcvbuf(fx *f, int port, int rcvbuf) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(fd >= 0);
-  if (rcvbuf > 0) assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
   size_t slot = f->n_fds;
   for (size_t i = 0; i < f->n_fds; i++)
     if (f->fds[i] < 0) slot = i;
   assert_true(slot < MAX_FDS);
+  int fd = raw_socket(port, rcvbuf);
   f->fds[slot] = fd;
   if (slot == f->n_fds) f->n_fds++;
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((uint16_t)port);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
 }
 
@@ -1837,17 +1828,6 @@ static void raw_close(fx *f, int fd) {
   for (size_t i = 0; i < f->n_fds; i++)
     if (f->fds[i] == fd) f->fds[i] = -1;
   close(fd);
-}
-
-static void raw_send(int fd, const void *data, size_t len) {
-  const uint8_t *p = data;
-  while (len) {
-    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    assert_true(n > 0);
-    p += n;
-    len -= (size_t)n;
-  }
 }
 
 /* Encodes one request frame; the caller frees *out. */
@@ -1898,66 +1878,6 @@ static void raw_send_call(int fd, uint32_t call_id, const char *method, const Pr
   size_t n = encode_call(call_id, method, req, &buf);
   raw_send(fd, buf, n);
   free(buf);
-}
-
-#define RAW_KEEP 32
-#define RAW_MAX_CALLS 4096
-
-typedef struct raw_in {
-  sg_frame_decoder dec;
-  sg_frame *frames[RAW_KEEP]; /* the first frames, kept whole */
-  size_t n;                   /* frames received */
-  int eof;
-  /* for every frame: its call's status code and how many answers the call got */
-  int code[RAW_MAX_CALLS];
-  unsigned answers[RAW_MAX_CALLS];
-} raw_in;
-
-static int collect_frame(void *ctx, sg_frame *fr) {
-  raw_in *in = ctx;
-  if (fr->call_id < RAW_MAX_CALLS) {
-    in->code[fr->call_id] = fr->status ? (int)fr->status->code : 0;
-    in->answers[fr->call_id]++;
-  }
-  if (in->n < RAW_KEEP) in->frames[in->n] = fr;
-  else sg_frame_free(fr);
-  in->n++;
-  return 0;
-}
-
-static void raw_in_init(raw_in *in) {
-  memset(in, 0, sizeof *in);
-  sg_frame_decoder_init(&in->dec, 8u << 20);
-}
-
-static void raw_in_free(raw_in *in) {
-  for (size_t i = 0; i < in->n && i < RAW_KEEP; i++) sg_frame_free(in->frames[i]);
-  in->n = 0;
-  sg_frame_decoder_free(&in->dec);
-}
-
-/* Reads until `want` frames in total have come, or EOF (when until_eof), or timeout. */
-static void raw_read(int fd, raw_in *in, size_t want, int until_eof, int timeout_ms) {
-  unsigned long long deadline = hs_now_ms() + (unsigned long long)timeout_ms;
-  while (!in->eof && (until_eof || in->n < want)) {
-    unsigned long long now = hs_now_ms();
-    if (now >= deadline) break;
-    struct pollfd p = {fd, POLLIN, 0};
-    int rc = poll(&p, 1, (int)(deadline - now));
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) break;
-    uint8_t buf[65536];
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      in->eof = 1; /* closed (0) or reset (<0): either way the server is done with us */
-      break;
-    }
-    char why[160];
-    int frc = sg_frame_decoder_feed(&in->dec, buf, (size_t)n, collect_frame, in, why, sizeof why);
-    if (frc) print_message("the server's bytes do not decode: %s\n", why);
-    assert_int_equal(frc, 0);
-  }
 }
 
 /*

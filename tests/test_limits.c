@@ -23,20 +23,12 @@
 
 #include "frame.h"
 #include "harness.h"
+#include "rawsock.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
 #include "shegong/v1/auth.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
-
-static int raw_connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  return fd;
-}
 
 /* True when the server has closed fd (EOF or reset) within ms. */
 static int closed_within(int fd, int ms) {
@@ -90,7 +82,7 @@ static void test_hostile_crowd(void **state) {
   uint8_t garbage[64];
   for (size_t i = 0; i < sizeof garbage; i++) garbage[i] = (uint8_t)(i * 37 + 11);
   for (int i = 0; i < crowd; i++) {
-    fds[i] = raw_connect(srv.port);
+    fds[i] = raw_socket(srv.port, 0);
     if (i % 3 == 1) {
       /* nonsense: a length, then bytes that are no Frame */
       uint8_t hdr[4] = {0, 0, 0, 60};
@@ -160,7 +152,7 @@ static void test_partial_frame_after_auth(void **state) {
   hs_server srv;
   const char *args[] = {"--partial-frame-ms", "300", NULL};
   assert_int_equal(hs_server_start(&srv, NULL, args), 0);
-  int fd = raw_connect(srv.port);
+  int fd = raw_socket(srv.port, 0);
   uint8_t buf[512];
   size_t n = auth_frame(1, "/shegong.v1.Tokens/WhoAmI", buf, sizeof buf);
   assert_int_equal(send(fd, buf, n, MSG_NOSIGNAL), (ssize_t)n);
@@ -195,7 +187,7 @@ static void test_peer_that_never_reads(void **state) {
   sg_client *c;
   sg_status st;
   assert_int_equal(sg_client_connect(&c, srv.addr, 5000, &st), 0);
-  int fd = raw_connect(srv.port);
+  int fd = raw_socket(srv.port, 0);
   int small = 4096;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   Shegong__V1__ListWorkersRequest l = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;

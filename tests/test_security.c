@@ -41,6 +41,7 @@
 
 #include "frame.h"
 #include "harness.h"
+#include "rawsock.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
 #include "shegong/v1/audit.pb-c.h"
@@ -1727,31 +1728,6 @@ static void test_bootstrap_token_file_and_restart(void **state) {
 /* ------------------------------------------------------------------------ */
 /* 6. Pre-authentication limits, on raw sockets */
 
-static int raw_connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((uint16_t)port);
-  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
-static void raw_send(int fd, const void *data, size_t len) {
-  const uint8_t *p = data;
-  while (len) {
-    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    assert_true(n > 0);
-    p += n;
-    len -= (size_t)n;
-  }
-}
-
 /* One request frame: 4-byte big-endian length + shegong.v1.Frame (secret NULL: no token). */
 static void raw_call(int fd, uint32_t call_id, const char *method, const ProtobufCMessage *req,
                      const char *secret) {
@@ -1781,54 +1757,6 @@ static void raw_call(int fd, uint32_t call_id, const char *method, const Protobu
   raw_send(fd, buf, n);
   free(buf);
   free(payload);
-}
-
-typedef struct raw_in {
-  sg_frame_decoder dec;
-  sg_frame *frames[16];
-  size_t n;
-  int eof;
-} raw_in;
-
-static int collect(void *ctx, sg_frame *fr) {
-  raw_in *in = ctx;
-  if (in->n < 16) in->frames[in->n++] = fr;
-  else sg_frame_free(fr);
-  return 0;
-}
-
-static void raw_in_init(raw_in *in) {
-  memset(in, 0, sizeof *in);
-  sg_frame_decoder_init(&in->dec, 8u << 20);
-}
-
-static void raw_in_free(raw_in *in) {
-  for (size_t i = 0; i < in->n; i++) sg_frame_free(in->frames[i]);
-  sg_frame_decoder_free(&in->dec);
-  memset(in, 0, sizeof *in);
-}
-
-/* Reads until `want` frames have come, or EOF (when until_eof), or timeout. */
-static void raw_read(int fd, raw_in *in, size_t want, int until_eof, int timeout_ms) {
-  unsigned long long deadline = hs_now_ms() + (unsigned long long)timeout_ms;
-  while (!in->eof && (until_eof || in->n < want)) {
-    unsigned long long now = hs_now_ms();
-    if (now >= deadline) break;
-    struct pollfd p = {fd, POLLIN, 0};
-    int rc = poll(&p, 1, (int)(deadline - now));
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) break;
-    uint8_t buf[65536];
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      in->eof = 1;
-      break;
-    }
-    char why[160];
-    assert_int_equal(sg_frame_decoder_feed(&in->dec, buf, (size_t)n, collect, in, why, sizeof why),
-                     0);
-  }
 }
 
 static int frame_code(const sg_frame *fr) { return fr->status ? (int)fr->status->code : 0; }
@@ -1882,9 +1810,9 @@ static void test_preauth_limits(void **state) {
 
   /* the idle strangers, first, so that their 10 s run while the rest is checked */
   unsigned long long t0 = hs_now_ms();
-  int silent = raw_connect(f->srv.port);
-  int stranger = raw_connect(f->srv.port); /* Hello and a bad token: still a stranger */
-  int member = raw_connect(f->srv.port);   /* makes an authenticated call */
+  int silent = raw_socket(f->srv.port, 0);
+  int stranger = raw_socket(f->srv.port, 0); /* Hello and a bad token: still a stranger */
+  int member = raw_socket(f->srv.port, 0);   /* makes an authenticated call */
   Shegong__V1__HelloRequest hello = SHEGONG__V1__HELLO_REQUEST__INIT;
   hello.client = "test_security";
   raw_call(stranger, 1, "/shegong.v1.Admin/Hello", &hello.base, NULL);
@@ -1896,7 +1824,7 @@ static void test_preauth_limits(void **state) {
   expect_answer(member, 1, C_OK, "WhoAmI with the admin token");
 
   /* a 300 KiB first frame: RESOURCE_EXHAUSTED on call 0, and the end */
-  int fd = raw_connect(f->srv.port);
+  int fd = raw_socket(f->srv.port, 0);
   uint8_t *junk = calloc(1, 64 * 1024 + 4);
   assert_non_null(junk);
   junk[0] = (uint8_t)(BIG >> 24);
@@ -1915,13 +1843,13 @@ static void test_preauth_limits(void **state) {
   big[BIG] = '\0';
   Shegong__V1__HelloRequest bighello = SHEGONG__V1__HELLO_REQUEST__INIT;
   bighello.client = big;
-  fd = raw_connect(f->srv.port);
+  fd = raw_socket(f->srv.port, 0);
   raw_call(fd, 1, "/shegong.v1.Admin/Hello", &bighello.base, admin);
   expect_conn_error(fd, C_EXHAUSTED, "a 300 KiB first frame with a token");
   close(fd);
 
   /* after only a Hello, or a refused token, the limit still holds */
-  fd = raw_connect(f->srv.port);
+  fd = raw_socket(f->srv.port, 0);
   raw_call(fd, 1, "/shegong.v1.Admin/Hello", &hello.base, NULL);
   expect_answer(fd, 1, C_OK, "Hello");
   raw_call(fd, 2, "/shegong.v1.Tokens/WhoAmI", &who.base, P[P_REVOKED].secret);
@@ -1931,7 +1859,7 @@ static void test_preauth_limits(void **state) {
   close(fd);
 
   /* after one small authenticated call, 300 KiB is an ordinary frame */
-  fd = raw_connect(f->srv.port);
+  fd = raw_socket(f->srv.port, 0);
   raw_call(fd, 7, "/shegong.v1.Tokens/WhoAmI", &who.base, admin);
   expect_answer(fd, 7, C_OK, "WhoAmI");
   raw_call(fd, 8, "/shegong.v1.Admin/Hello", &bighello.base, admin);
