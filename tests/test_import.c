@@ -169,8 +169,62 @@ static void test_units_import(void **state) {
   hs_server_cleanup(&s);
 }
 
+/* A sheet the reader refuses: a clear error naming the line, and no record from it. */
+static void test_oversized_sheets_are_refused(void **state) {
+  (void)state;
+  hs_server s;
+  assert_int_equal(hs_server_start(&s, NULL, NULL), 0);
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/big.csv", s.tmp);
+  static const struct {
+    const char *name;
+    size_t repeat; /* of `cell` on line 3 */
+    const char *cell;
+    const char *expect;
+  } cases[] = {
+      {"a 64 KiB + 1 byte field", 65537, "x", "a field on line 3 is longer than 65536 bytes"},
+      {"a quoted field of quotes", 65537, "\"\"", "a field on line 3 is longer than 65536 bytes"},
+      {"1025 fields", 1025, ",", "line 3 has more than 1024 fields"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("代码,名称,类型\n320602,崇川区,区\n320602001,", f);
+    int quoted = cases[k].cell[0] == '"';
+    if (quoted) fputc('"', f);
+    for (size_t i = 0; i < cases[k].repeat; i++) fputs(cases[k].cell, f);
+    if (quoted) fputc('"', f);
+    fputs(",街镇\n", f);
+    fclose(f);
+    char *out = NULL, *err = NULL;
+    int code = cli(&s, &out, &err, "import", "units", path, NULL, NULL, NULL);
+    print_message("%s: exit %d, %s", cases[k].name, code, err ? err : "");
+    assert_int_not_equal(code, 0);
+    assert_non_null(strstr(err, cases[k].expect));
+    /* the summary counts the good row sent before the bad line (created the first time) */
+    assert_non_null(strstr(out, k == 0 ? "1 rows: 1 created, 0 already registered"
+                                       : "1 rows: 0 created, 1 already registered"));
+    free(out);
+    free(err);
+  }
+  /* rows go in as they are read, so the good line before the bad one did, once;
+   * the bad line made nothing */
+  char *out = NULL, *err = NULL;
+  const char *district[] = {SHEGONG_CLI_PATH, "unit", "show", "320602", NULL};
+  assert_int_equal(hs_run(district, s.addr, &out, &err, 0), 0);
+  free(out);
+  free(err);
+  const char *town[] = {SHEGONG_CLI_PATH, "unit", "show", "320602001", NULL};
+  assert_int_not_equal(hs_run(town, s.addr, &out, &err, 0), 0);
+  free(out);
+  free(err);
+  assert_int_equal(hs_server_stop(&s), 0);
+  hs_server_cleanup(&s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_gbk_import_errors_and_round_trip),
-                                     cmocka_unit_test(test_units_import)};
+                                     cmocka_unit_test(test_units_import),
+                                     cmocka_unit_test(test_oversized_sheets_are_refused)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -436,8 +436,13 @@ int sg_import(sg_client *c, const char *noun, const char *path, const sg_import_
     sg_arena_destroy(&a);
     if (im.rows % 100 == 0) progress(&im, 0);
   }
-  while (im.n_fl > 0 && code == 0)
-    if (settle_one(&im)) code = 1;
+  /* rows already sent are settled even after a line that could not be read,
+   * so that the counts say what went in */
+  while (im.n_fl > 0)
+    if (settle_one(&im)) {
+      code = 1;
+      break;
+    }
 out:
   progress(&im, 1);
   printf("%zu rows: %zu %s, %zu already registered, %zu rejected%s%s\n", im.rows, im.created,
