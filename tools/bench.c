@@ -67,12 +67,6 @@ typedef struct worker_thread {
   char first_error[320];
 } worker_thread;
 
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static uint64_t next_rand(uint64_t *s) {
   uint64_t z = (*s += 0x9e3779b97f4a7c15u);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
@@ -210,7 +204,7 @@ static void *thread_main(void *arg) {
   int n = 0;
   uint64_t end = b->start_us + (uint64_t)b->seconds * 1000000u;
   for (;;) {
-    while (n < b->depth && now_us() < end) {
+    while (n < b->depth && sg_now_us() < end) {
       int op = pick_op(w);
       uint32_t id;
       size_t own = 0;
@@ -218,13 +212,13 @@ static void *thread_main(void *arg) {
         w->errors++;
         goto out;
       }
-      fl[n++] = (inflight){id, op, now_us(), own};
+      fl[n++] = (inflight){id, op, sg_now_us(), own};
     }
     if (n == 0) break;
     uint32_t got;
     ProtobufCMessage *resp;
     int rc = sg_call_recv_any(c, &got, &resp, 30000, &st);
-    uint64_t t1 = now_us();
+    uint64_t t1 = sg_now_us();
     for (int i = 0; i < n; i++)
       if (fl[i].id == got) {
         if (rc == 0) lat_add(&w->lats[fl[i].op], t1 - fl[i].t0);
@@ -448,18 +442,18 @@ int main(int argc, char **argv) {
   }
   if (discover(&b)) return 1;
   /* a random start in the ID-number space, so that runs do not collide */
-  uint64_t seed = now_us() ^ (uint64_t)getpid() << 32;
+  uint64_t seed = sg_now_us() ^ (uint64_t)getpid() << 32;
   atomic_init(&b.next_seq, next_rand(&seed) % SEQ_SPACE);
   worker_thread *w = calloc((size_t)b.connections, sizeof *w);
   double cpu0 = server_cpu(b.server_pid);
-  b.start_us = now_us();
+  b.start_us = sg_now_us();
   for (int i = 0; i < b.connections; i++) {
     w[i].b = &b;
     w[i].rng = (uint64_t)i * 7919 + 1;
     pthread_create(&w[i].thread, NULL, thread_main, &w[i]);
   }
   for (int i = 0; i < b.connections; i++) pthread_join(w[i].thread, NULL);
-  double secs = (double)(now_us() - b.start_us) / 1e6;
+  double secs = (double)(sg_now_us() - b.start_us) / 1e6;
   double cpu1 = server_cpu(b.server_pid), rss = server_peak_rss(b.server_pid);
   double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
   lat all[OP_N] = {{0}};

@@ -21,6 +21,7 @@
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 #include "timeutil.h"
+#include "validate.h"
 
 #define PROG "shegong-demo"
 
@@ -563,14 +564,6 @@ static bool id_set_add(id_set *s, uint64_t key) {
   return true;
 }
 
-/* GB 11643 MOD 11-2 check character of the first 17 digits. */
-static char idno_check_char(const char *first17) {
-  static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-  int sum = 0;
-  for (int i = 0; i < 17; i++) sum += (first17[i] - '0') * weights[i];
-  return "10X98765432"[sum % 11];
-}
-
 /* Birthplaces: mostly 崇川 itself, the rest from around Nantong. */
 static unsigned pick_area(rng *r) {
   static const struct {
@@ -614,7 +607,7 @@ static void make_id_number(worker_ctx *wc, unsigned area, long *birth, bool male
       if (id_set_add(&wc->ids, key)) {
         char first17[18];
         fmt(first17, sizeof first17, "%06u%08u%03u", area, (unsigned)born, seq);
-        fmt(out, 19, "%s%c", first17, idno_check_char(first17));
+        fmt(out, 19, "%s%c", first17, sg_idno_check_char(first17));
         return;
       }
     }
