@@ -52,6 +52,13 @@ struct sg_client {
   sg_status broken_st;
 };
 
+/* Frees what a call holds: its answer and the stream messages not yet taken. */
+static void free_call(pending *p) {
+  sg_frame_free(p->answer);
+  for (size_t k = p->q_head; k < p->q_len; k++) sg_frame_free(p->queue[k]);
+  free(p->queue);
+}
+
 static int fail(sg_status *st, int err, const char *fmt, const char *a, const char *b) {
   if (st) {
     sg_status_clear(st);
@@ -65,10 +72,15 @@ static int break_conn(sg_client *c, int err, const char *msg) {
   if (!c->broken) {
     c->broken = 1;
     sg_status_clear(&c->broken_st);
-    c->broken_st.code = sg_error_to_code(err);
-    snprintf(c->broken_st.message, sizeof c->broken_st.message, "%s", msg);
+    sg_status_set(&c->broken_st, err, "%s", msg);
   }
   return err;
+}
+
+/* What every call answers once the connection is unusable. */
+static int broken_err(const sg_client *c, sg_status *st) {
+  if (st) *st = c->broken_st;
+  return sg_error_from_code(c->broken_st.code);
 }
 
 static int remaining_ms(uint64_t deadline) {
@@ -270,12 +282,7 @@ void sg_client_close(sg_client *c) {
   SSL_CTX_free(c->tls_ctx);
   ERR_clear_error();
   if (c->fd >= 0) close(c->fd);
-  for (size_t i = 0; i < c->n_calls; i++) {
-    pending *p = &c->calls[i];
-    sg_frame_free(p->answer);
-    for (size_t k = p->q_head; k < p->q_len; k++) sg_frame_free(p->queue[k]);
-    free(p->queue);
-  }
+  for (size_t i = 0; i < c->n_calls; i++) free_call(&c->calls[i]);
   free(c->calls);
   for (size_t i = 0; i < c->n_md; i++) {
     free(c->md_key[i]);
@@ -400,18 +407,13 @@ static pending *find_call(sg_client *c, uint32_t id) {
 }
 
 static void drop_call(sg_client *c, pending *p) {
-  sg_frame_free(p->answer);
-  for (size_t k = p->q_head; k < p->q_len; k++) sg_frame_free(p->queue[k]);
-  free(p->queue);
+  free_call(p);
   *p = c->calls[--c->n_calls];
 }
 
 int sg_call_send(sg_client *c, const char *method, const ProtobufCMessage *req, int timeout_ms,
                  uint32_t *call_id, sg_status *st) {
-  if (c->broken) {
-    if (st) *st = c->broken_st;
-    return sg_error_from_code(c->broken_st.code);
-  }
+  if (c->broken) return broken_err(c, st);
   const sg_method_info *mi = sg_methods_find(method);
   if (!mi) return fail(st, SG_EUNIMPL, "unknown method %s%s", method, NULL);
   if (req->descriptor != mi->method->input)
@@ -611,10 +613,7 @@ static int send_cancel(sg_client *c, uint32_t id, sg_status *st) {
 
 int sg_call_cancel(sg_client *c, uint32_t call_id, sg_status *st) {
   if (!find_call(c, call_id)) return fail(st, SG_ENOTFOUND, "no call %s in flight%s", "with that id", NULL);
-  if (c->broken) {
-    if (st) *st = c->broken_st;
-    return sg_error_from_code(c->broken_st.code);
-  }
+  if (c->broken) return broken_err(c, st);
   return send_cancel(c, call_id, st);
 }
 
@@ -642,8 +641,7 @@ static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage
       pending *p = want ? find_call(c, want) : &c->calls[0];
       if (got) *got = p->call_id;
       drop_call(c, p);
-      if (st) *st = c->broken_st;
-      return sg_error_from_code(c->broken_st.code);
+      return broken_err(c, st);
     }
     int wait = remaining_ms(deadline);
     if (wait == 0) {
@@ -712,8 +710,7 @@ int sg_stream_next(sg_client *c, uint32_t call_id, ProtobufCMessage **msg, int t
     }
     if (c->broken) {
       drop_call(c, p);
-      if (st) *st = c->broken_st;
-      return sg_error_from_code(c->broken_st.code);
+      return broken_err(c, st);
     }
     int wait = remaining_ms(deadline);
     if (wait == 0) {
