@@ -60,41 +60,46 @@ const char *sg_role_name(int role) {
   }
 }
 
+int sg_token_live(const Shegong__V1__Token *t, const char *now) {
+  /* RFC 3339 UTC strings of one format order as their times do */
+  return !t->revoked && (!t->expires_at[0] || strcmp(t->expires_at, now) > 0);
+}
+
 int sg_auth_still_valid(sg_store *s, MDB_txn *txn, uint64_t token_id, const char *now) {
   Shegong__V1__Token *t;
   if (sg_record_get(txn, s->tokens, token_id, &shegong__v1__token__descriptor, NULL,
                     (ProtobufCMessage **)&t) != 0)
     return SG_EUNAUTH;
-  int ok = !t->revoked && (!t->expires_at[0] || strcmp(t->expires_at, now) > 0);
+  int ok = sg_token_live(t, now);
   protobuf_c_message_free_unpacked(&t->base, NULL);
   return ok ? 0 : SG_EUNAUTH;
+}
+
+/* The roles acl[] allows for path; NULL when it has no rule. */
+static const unsigned *acl_roles(const char *path) {
+  for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
+    if (strcmp(acl[i].path, path) == 0) return &acl[i].roles;
+  return NULL;
 }
 
 int sg_auth_service_grantable(const char *path) {
   if (strncmp(path, "/shegong.v1.Tokens/", 19) == 0 || strncmp(path, "/shegong.v1.Audit/", 18) == 0 ||
       strncmp(path, "/shegong.v1.Admin/", 18) == 0)
     return 0;
-  for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
-    if (strcmp(acl[i].path, path) == 0) return (acl[i].roles & (R_TOWN | R_AUDITOR)) != 0;
-  return 0;
+  const unsigned *roles = acl_roles(path);
+  return roles && (*roles & (R_TOWN | R_AUDITOR)) != 0;
 }
 
-int sg_auth_has_rule(const char *path) {
-  for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
-    if (strcmp(acl[i].path, path) == 0) return 1;
-  return 0;
-}
+int sg_auth_has_rule(const char *path) { return acl_roles(path) != NULL; }
 
 int sg_auth_allowed(const sg_principal *p, const sg_dispatch_entry *e) {
   if (p->role == SHEGONG__V1__PRINCIPAL_ROLE__SERVICE &&
       strcmp(e->info->path, "/shegong.v1.Tokens/WhoAmI") != 0) {
-    size_t i = (size_t)(e - sg_dispatch_at(0));
+    size_t i = sg_dispatch_index(e);
     return i < 128 && (p->methods[i / 64] >> (i % 64) & 1);
   }
-  for (size_t i = 0; i < sizeof acl / sizeof acl[0]; i++)
-    if (strcmp(acl[i].path, e->info->path) == 0)
-      return p->role > 0 && p->role < 32 && (acl[i].roles >> p->role & 1);
-  return 0;
+  const unsigned *roles = acl_roles(e->info->path);
+  return roles && p->role > 0 && p->role < 32 && (*roles >> p->role & 1);
 }
 
 void sg_auth_digest(const sg_store *s, const char *secret, uint8_t out[32]) {
@@ -152,7 +157,7 @@ int sg_auth_authenticate(sg_store *s, MDB_txn *txn, const char *authorization, c
     }
     for (size_t i = 0; !rc && i < t->n_methods; i++) {
       const sg_dispatch_entry *e = sg_dispatch_lookup(t->methods[i]);
-      size_t k = e ? (size_t)(e - sg_dispatch_at(0)) : 128;
+      size_t k = e ? sg_dispatch_index(e) : 128;
       if (k < 128) out->methods[k / 64] |= (uint64_t)1 << (k % 64);
     }
   }

@@ -54,6 +54,8 @@ int sg_auth_authenticate(sg_store *s, MDB_txn *txn, const char *authorization, c
  * calls that outlive their start, such as watches. 0 or SG_EUNAUTH.
  */
 int sg_auth_still_valid(sg_store *s, MDB_txn *txn, uint64_t token_id, const char *now);
+/* Whether token t is live at `now`: not revoked, and not past expires_at. */
+int sg_token_live(const Shegong__V1__Token *t, const char *now);
 
 /*
  * Whether a SERVICE token may be given method path: data methods only,

@@ -62,6 +62,8 @@ size_t sg_dispatch_count(void) { return n_table; }
 
 const sg_dispatch_entry *sg_dispatch_at(size_t i) { return i < n_table ? &table[i] : NULL; }
 
+size_t sg_dispatch_index(const sg_dispatch_entry *e) { return (size_t)(e - table); }
+
 void sg_call_ctx_stamp(sg_call_ctx *ctx) {
   /* the strings change once a second: formatting them per call showed in profiles */
   static __thread time_t cached;

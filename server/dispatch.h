@@ -95,6 +95,8 @@ int sg_dispatch_init(void);
 const sg_dispatch_entry *sg_dispatch_lookup(const char *path);
 size_t sg_dispatch_count(void);
 const sg_dispatch_entry *sg_dispatch_at(size_t i);
+/* The position of e in the table, the inverse of sg_dispatch_at. */
+size_t sg_dispatch_index(const sg_dispatch_entry *e);
 
 /* Handler lists, one per service file. */
 extern const sg_method_impl sg_svc_admin[];

@@ -242,7 +242,6 @@ static void on_stalled(uv_timer_t *t) {
   conn_close_now(c); /* its answers would never go: no final frame either */
 }
 
-/* Queues bytes for the socket (ciphertext on a TLS connection). */
 /*
  * Queues bytes for the socket (ciphertext on a TLS connection). They join
  * the connection's pending buffer; sg_server_flush, at the end of the loop
@@ -585,7 +584,6 @@ static void audit_event(sg_conn *c, const sg_principal *p, const char *method,
   sg_writer_submit(c->srv->writer, job);
 }
 
-static size_t entry_index(const sg_dispatch_entry *e) { return (size_t)(e - sg_dispatch_at(0)); }
 
 static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
                      const ProtobufCMessage *req, const sg_principal *p) {
@@ -620,7 +618,7 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   if (rc && st.code == 0) sg_status_set(&st, rc, NULL);
   if (rc == SG_EPERM) audit_event(c, p, e->info->path, req, &st, "denied");
   send_frame(c, call_id, rc ? NULL : resp, &st, mask ? &srv->read_arena : NULL);
-  sg_metrics_call(entry_index(e), st.code, sg_now_us() - t0);
+  sg_metrics_call(sg_dispatch_index(e), st.code, sg_now_us() - t0);
 }
 
 /*
@@ -652,7 +650,7 @@ static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_princip
                        e->info->path);
   if (rc == 0) return 0;
   send_reply(c, f->call_id, NULL, &st);
-  sg_metrics_call(entry_index(e), st.code, 0);
+  sg_metrics_call(sg_dispatch_index(e), st.code, 0);
   audit_event(c, rc == SG_EUNAUTH ? NULL : p, e->info->path, NULL, &st, "denied");
   sg_info("refused %s from %s: %s", e->info->path, c->peer, st.message);
   return rc;
@@ -679,6 +677,18 @@ static void blocking_done(uv_work_t *w, int status) {
   audit_event(c, job->has_principal ? &job->principal : NULL, job->entry->info->path, job->req,
               &job->st, "admin");
   sg_server_job_done(job, NULL);
+}
+
+/* Decodes a request's payload into arena; NULL once the call has been answered
+ * with why not (the call's memory limit, or bytes that are not the message). */
+static ProtobufCMessage *unpack_request(sg_conn *c, uint32_t id, const ProtobufCMessageDescriptor *in,
+                                        sg_arena *arena, const sg_frame *f) {
+  ProtobufCMessage *req = protobuf_c_message_unpack(in, &arena->allocator, f->payload.len, f->payload.data);
+  if (!req) {
+    if (arena->failed) send_error(c, id, SG_ENOMEM, "request needs more memory than a call may use");
+    else send_error(c, id, SG_EPROTO, "payload is not a valid %s", in->name);
+  }
+  return req;
 }
 
 static int on_frame(void *arg, sg_frame *f) {
@@ -736,16 +746,8 @@ static int on_frame(void *arg, sg_frame *f) {
   const ProtobufCMessageDescriptor *in = e->info->method->input;
   if (e->impl->kind == SG_METHOD_READ) {
     sg_arena_reset(&srv->read_arena);
-    ProtobufCMessage *req =
-        protobuf_c_message_unpack(in, &srv->read_arena.allocator, f->payload.len, f->payload.data);
-    if (!req) {
-      if (srv->read_arena.failed)
-        send_error(c, id, SG_ENOMEM, "request needs more memory than a call may use");
-      else
-        send_error(c, id, SG_EPROTO, "payload is not a valid %s", in->name);
-    } else {
-      run_read(c, id, e, req, p);
-    }
+    ProtobufCMessage *req = unpack_request(c, id, in, &srv->read_arena, f);
+    if (req) run_read(c, id, e, req, p);
     sg_arena_reset(&srv->read_arena);
     goto done;
   }
@@ -759,12 +761,8 @@ static int on_frame(void *arg, sg_frame *f) {
     send_error(c, id, SG_ENOMEM, "out of memory");
     goto done;
   }
-  job->req = protobuf_c_message_unpack(in, &job->arena.allocator, f->payload.len, f->payload.data);
+  job->req = unpack_request(c, id, in, &job->arena, f);
   if (!job->req) {
-    if (job->arena.failed)
-      send_error(c, id, SG_ENOMEM, "request needs more memory than a call may use");
-    else
-      send_error(c, id, SG_EPROTO, "payload is not a valid %s", in->name);
     sg_job_free(job);
     goto done;
   }
@@ -852,7 +850,7 @@ void sg_server_job_done(sg_job *job, void *data) {
     return;
   }
   remove_call(c, job);
-  sg_metrics_call(entry_index(job->entry), job->st.code, sg_now_us() - job->t0_us);
+  sg_metrics_call(sg_dispatch_index(job->entry), job->st.code, sg_now_us() - job->t0_us);
   if (!c->closing)
     send_frame(c, job->call_id, job->rc ? NULL : job->resp, &job->st,
                job->has_principal && !job->principal.pii ? &job->arena : NULL);

@@ -148,9 +148,7 @@ static int count_admin(void *arg, uint64_t id) {
   int rc = sg_record_get(a->txn, a->ctx->store->tokens, id, &shegong__v1__token__descriptor,
                          &a->ctx->arena->allocator, (ProtobufCMessage **)&t);
   if (rc) return rc;
-  if (t->role == SHEGONG__V1__PRINCIPAL_ROLE__DISTRICT_ADMIN && !t->revoked &&
-      (!t->expires_at[0] || strcmp(t->expires_at, a->ctx->now) > 0))
-    a->n++;
+  if (t->role == SHEGONG__V1__PRINCIPAL_ROLE__DISTRICT_ADMIN && sg_token_live(t, a->ctx->now)) a->n++;
   return 0;
 }
 
