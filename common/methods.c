@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/assessments.pb-c.h"
+#include "shegong/v1/policy.pb-c.h"
+#include "shegong/v1/training.pb-c.h"
 #include "shegong/v1/audit.pb-c.h"
 #include "shegong/v1/auth.pb-c.h"
 #include "shegong/v1/sync.pb-c.h"
@@ -19,6 +22,9 @@ const ProtobufCServiceDescriptor *const sg_services[] = {
     &shegong__v1__sync__descriptor,
     &shegong__v1__tokens__descriptor,
     &shegong__v1__audit__descriptor,
+    &shegong__v1__policies__descriptor,
+    &shegong__v1__assessments__descriptor,
+    &shegong__v1__training__descriptor,
     NULL,
 };
 

@@ -88,6 +88,33 @@ int sg_date_cmp(const sg_date *a, const sg_date *b) {
   return 0;
 }
 
+/* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
+long sg_date_days(const sg_date *d) {
+  long y = d->year - (d->month <= 2);
+  long era = (y >= 0 ? y : y - 399) / 400;
+  long yoe = y - era * 400;
+  long mp = (d->month + 9) % 12;
+  long doy = (153 * mp + 2) / 5 + d->day - 1;
+  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+void sg_date_from_days(long z, sg_date *out) {
+  z += 719468;
+  long era = (z >= 0 ? z : z - 146096) / 146097;
+  long doe = z - era * 146097;
+  long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  long mp = (5 * doy + 2) / 153;
+  out->day = (int)(doy - (153 * mp + 2) / 5 + 1);
+  out->month = (int)(mp < 10 ? mp + 3 : mp - 9);
+  out->year = (int)(yoe + era * 400 + (out->month <= 2));
+}
+
+void sg_date_format(const sg_date *d, char *out, size_t n) {
+  snprintf(out, n, "%04d-%02d-%02d", d->year, d->month, d->day);
+}
+
 int sg_date_years_between(const sg_date *birth, const sg_date *on) {
   /* Truncate toward zero, so a date before birth gives 0 or a negative age
    * rather than an age that rounds the wrong way. */

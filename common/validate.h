@@ -23,6 +23,11 @@ int sg_validate_date(const char *s, sg_date *out, char *why, size_t whylen);
 int sg_date_cmp(const sg_date *a, const sg_date *b);
 /* Whole years from birth to on (age on that day). */
 int sg_date_years_between(const sg_date *birth, const sg_date *on);
+/* Days since 1970-01-01 (negative before), and back. */
+long sg_date_days(const sg_date *d);
+void sg_date_from_days(long days, sg_date *out);
+/* "YYYY-MM-DD" of d into out (at least 11 bytes). */
+void sg_date_format(const sg_date *d, char *out, size_t n);
 
 /*
  * An 18-character resident ID number (GB 11643-1999): 6-digit area code with

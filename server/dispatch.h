@@ -105,6 +105,9 @@ extern const sg_method_impl sg_svc_workers[];
 extern const sg_method_impl sg_svc_sync[];
 extern const sg_method_impl sg_svc_tokens[];
 extern const sg_method_impl sg_svc_audit[];
+extern const sg_method_impl sg_svc_policies[];
+extern const sg_method_impl sg_svc_assessments[];
+extern const sg_method_impl sg_svc_training[];
 
 /* Fills ctx->now and ctx->today. */
 void sg_call_ctx_stamp(sg_call_ctx *ctx);

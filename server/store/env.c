@@ -139,9 +139,20 @@ static int migrate_v2(sg_store *s, MDB_txn *txn) {
 /* Schema version 2 -> 3: tokens and the audit log; the token digest key. */
 static int migrate_v3(sg_store *s, MDB_txn *txn) { return new_key(s, txn, "token_key"); }
 
+/*
+ * Schema version 3 -> 4: assessments, visits, training, level history and
+ * policy. Their tables are created empty by open_tables(); nothing to move.
+ */
+static int migrate_v4(sg_store *s, MDB_txn *txn) {
+  (void)s;
+  (void)txn;
+  return 0;
+}
+
 typedef int (*migration_fn)(sg_store *, MDB_txn *);
 /* migrations[i] takes the schema from version i to i + 1 */
-static const migration_fn migrations[SG_SCHEMA_VERSION] = {migrate_v1, migrate_v2, migrate_v3};
+static const migration_fn migrations[SG_SCHEMA_VERSION] = {migrate_v1, migrate_v2, migrate_v3,
+                                                                    migrate_v4};
 
 static int open_tables(sg_store *s, MDB_txn *txn) {
   struct {
@@ -162,6 +173,17 @@ static int open_tables(sg_store *s, MDB_txn *txn) {
       {"tokens", &s->tokens},
       {"tokens_by_digest", &s->tokens_by_digest},
       {"audit", &s->audit},
+      {"assessments", &s->assessments},
+      {"assessments_by_worker", &s->assessments_by_worker},
+      {"visits", &s->visits},
+      {"visits_by_worker", &s->visits_by_worker},
+      {"courses", &s->courses},
+      {"attendance", &s->attendance},
+      {"attendance_by_worker", &s->attendance_by_worker},
+      {"attendance_by_course", &s->attendance_by_course},
+      {"level_changes", &s->level_changes},
+      {"level_changes_by_worker", &s->level_changes_by_worker},
+      {"policies", &s->policies},
   };
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     int rc = mdb_dbi_open(txn, tables[i].name, MDB_CREATE, tables[i].dbi);

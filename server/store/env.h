@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_SCHEMA_VERSION 3
+#define SG_SCHEMA_VERSION 4
 #define SG_MAP_SIZE_DEFAULT ((size_t)4 << 30) /* address space, not disk */
 #define SG_IDNO_DIGEST_BYTES 16
 
@@ -26,6 +26,10 @@ typedef struct sg_store {
   MDB_dbi changes, changes_by_town;
   MDB_dbi idempotency;
   MDB_dbi tokens, tokens_by_digest, audit;
+  /* schema 4: records about workers, and the district's policy (store/records.h) */
+  MDB_dbi assessments, assessments_by_worker, visits, visits_by_worker;
+  MDB_dbi courses, attendance, attendance_by_worker, attendance_by_course;
+  MDB_dbi level_changes, level_changes_by_worker, policies;
   /* Key of the ID-number digest index, so that the index alone does not
    * reveal ID numbers. Created with the database, read at open. */
   uint8_t idno_key[32];

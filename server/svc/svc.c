@@ -2,6 +2,9 @@
 
 #include "auth.h"
 #include "store/changes.h"
+#include "store/records.h"
+#include "store/units.h"
+#include "store/workers.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -96,17 +99,19 @@ int sg_log_change(sg_call_ctx *ctx, MDB_txn *txn, int entity, int op, uint64_t r
   c.time = sg_dup(ctx, ctx->now);
   c.n_towns = towns->n;
   c.towns = (char **)towns->codes;
-  if (entity == SHEGONG__V1__ENTITY__ENTITY_UNIT) {
-    c.record_case = SHEGONG__V1__CHANGE__RECORD_UNIT;
-    c.unit = (Shegong__V1__Unit *)record;
-    c.id = c.unit->id;
-    c.version = c.unit->version;
-  } else {
-    c.record_case = SHEGONG__V1__CHANGE__RECORD_WORKER;
-    c.worker = (Shegong__V1__Worker *)record;
-    c.id = c.worker->id;
-    c.version = c.worker->version;
-  }
+  /* the oneof member whose type is the record's: by descriptor, for every kind */
+  const ProtobufCMessageDescriptor *cd = &shegong__v1__change__descriptor;
+  const ProtobufCFieldDescriptor *member = NULL;
+  for (unsigned i = 0; i < cd->n_fields && !member; i++)
+    if (cd->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF &&
+        cd->fields[i].descriptor == record->descriptor)
+      member = &cd->fields[i];
+  if (!member) return SG_EINTERNAL;
+  c.record_case = (Shegong__V1__Change__RecordCase)member->id;
+  *(ProtobufCMessage **)((char *)&c + member->offset) = record;
+  const sg_rec_kind *k = sg_rec_kind_of(record->descriptor);
+  c.id = k ? sg_rec_key(k, record) : sg_msg_u64(record, "id");
+  c.version = sg_msg_u64(record, "version");
   return sg_changes_append(ctx->store, txn, &c, towns->ids, towns->n);
 }
 
@@ -130,4 +135,76 @@ Shegong__V1__Status *sg_status_to_pb(sg_call_ctx *ctx, const sg_status *st) {
   }
   s->n_violations = n;
   return s;
+}
+
+int sg_scope_resolve(sg_call_ctx *ctx, MDB_txn *txn, const char *town_code,
+                     const char *unit_code, sg_scope *out) {
+  sg_store *s = ctx->store;
+  memset(out, 0, sizeof *out);
+  if (unit_code[0] && town_code[0]) {
+    sg_status_violation(ctx->st, "town_code", "give unit_code or town_code, not both");
+    return SG_EINVAL;
+  }
+  const char *code = unit_code[0] ? unit_code : town_code;
+  const char *field = unit_code[0] ? "unit_code" : "town_code";
+  if (!code[0]) {
+    /* the whole district, as a town token sees it: its town */
+    if (ctx->principal && ctx->principal->town_id) {
+      out->index = s->workers_by_town;
+      out->key = ctx->principal->town_id;
+    }
+    return 0;
+  }
+  if (strlen(code) > 15) {
+    sg_status_violation(ctx->st, field, "a division code has at most 15 digits");
+    return SG_EINVAL;
+  }
+  sg_unit *u;
+  int rc = sg_units_get_by_code(s, txn, code, &ctx->arena->allocator, &u);
+  if (rc == SG_ENOTFOUND) return sg_status_set(ctx->st, rc, "unit %s not found", code);
+  if (rc) return rc;
+  if (!unit_code[0] && u->kind != SHEGONG__V1__UNIT_KIND__TOWN) {
+    sg_status_violation(ctx->st, field, "%s is not a town", code);
+    return SG_EINVAL;
+  }
+  uint64_t town;
+  if ((rc = sg_unit_town_id(ctx, txn, &u->base, &town)) || (rc = sg_authz_town(ctx, town, code)))
+    return rc;
+  out->index = unit_code[0] ? s->workers_by_unit : s->workers_by_town;
+  out->key = u->id;
+  return 0;
+}
+
+int sg_scope_scan(sg_call_ctx *ctx, MDB_txn *txn, const sg_scope *sc, uint64_t after,
+                  sg_pair_fn fn, void *arg) {
+  return sc->key ? sg_index_pair_scan(txn, sc->index, sc->key, after, fn, arg)
+                 : sg_record_scan(txn, ctx->store->workers, after, fn, arg);
+}
+
+typedef struct scope_walk {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  sg_arena scratch;
+  sg_worker_fn fn;
+  void *arg;
+  int err;
+} scope_walk;
+
+static int scope_visit(void *arg, uint64_t id) {
+  scope_walk *w = arg;
+  sg_arena_reset(&w->scratch);
+  sg_worker *wk;
+  int rc = sg_workers_get(w->ctx->store, w->txn, id, &w->scratch.allocator, &wk);
+  if (rc) return w->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc), -1;
+  if ((rc = w->fn(w->arg, wk, &w->scratch))) return w->err = rc, -1;
+  return 0;
+}
+
+int sg_scope_workers(sg_call_ctx *ctx, MDB_txn *txn, const sg_scope *sc, sg_worker_fn fn,
+                     void *arg) {
+  scope_walk w = {.ctx = ctx, .txn = txn, .fn = fn, .arg = arg};
+  sg_arena_init(&w.scratch, ctx->limits->max_call_memory);
+  int rc = sg_scope_scan(ctx, txn, sc, 0, scope_visit, &w);
+  sg_arena_destroy(&w.scratch);
+  return w.err ? w.err : rc;
 }

@@ -4,6 +4,7 @@
 
 #include "dispatch.h"
 #include "shegong/v1/sync.pb-c.h"
+#include "rules.h"
 #include "validate.h"
 
 /* True if v is a value of enum d (proto3 enums are open: any int decodes). */
@@ -76,6 +77,45 @@ Shegong__V1__Status *sg_status_to_pb(sg_call_ctx *ctx, const sg_status *st);
 int sg_sync_emit_changes(sg_call_ctx *ctx, MDB_txn *txn, uint64_t town_id, int all,
                          uint64_t since, uint32_t limit, uint64_t head, uint64_t *through,
                          int *more, int quiet_if_none);
+
+/*
+ * The workers a report or list covers: a unit's (unit_code), a town's
+ * (town_code), or the whole district (neither) — which for a town token is
+ * its own town. Resolve checks the codes and the caller's scope (NOT_FOUND,
+ * INVALID_ARGUMENT naming the field, PERMISSION_DENIED); scan walks the
+ * worker ids after `after`, in id order.
+ */
+typedef struct sg_scope {
+  MDB_dbi index;   /* workers_by_unit or workers_by_town, when key is set */
+  uint64_t key;    /* 0: every worker */
+} sg_scope;
+int sg_scope_resolve(sg_call_ctx *ctx, MDB_txn *txn, const char *town_code,
+                     const char *unit_code, sg_scope *out);
+int sg_scope_scan(sg_call_ctx *ctx, MDB_txn *txn, const sg_scope *sc, uint64_t after,
+                  sg_pair_fn fn, void *arg);
+/*
+ * Calls fn with each worker of the scope, read into `scratch`, which is
+ * reset after each: a district-wide report holds one worker at a time, and
+ * fn copies into ctx->arena only what it keeps. fn returns 0 or an SG_E*.
+ */
+typedef int (*sg_worker_fn)(void *arg, Shegong__V1__Worker *w, sg_arena *scratch);
+int sg_scope_workers(sg_call_ctx *ctx, MDB_txn *txn, const sg_scope *sc, sg_worker_fn fn,
+                     void *arg);
+
+/*
+ * Reads worker id (field names the request field, for "required") and
+ * checks the caller may see its town: NOT_FOUND, PERMISSION_DENIED. *town_id
+ * is the worker's town (may be NULL). Memory: ctx->arena.
+ */
+int sg_worker_load_scoped(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id, const char *field,
+                          Shegong__V1__Worker **out, uint64_t *town_id);
+
+/*
+ * The facts the pay-step rules read about worker w: its year-end results
+ * and level history, read into arena (server/svc/assessments.c).
+ */
+int sg_step_facts_load(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Worker *w,
+                       sg_arena *arena, sg_step_facts *out);
 
 /* Copies a string into the call's arena; "" for NULL. */
 char *sg_dup(sg_call_ctx *ctx, const char *s);

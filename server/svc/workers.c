@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "log.h"
 #include "store/units.h"
+#include "store/records.h"
 #include "store/workers.h"
 #include "svc/svc.h"
 
@@ -233,6 +234,21 @@ static int town_id_of(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64
   return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
 }
 
+int sg_worker_load_scoped(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id, const char *field,
+                          sg_worker **out, uint64_t *town_id) {
+  if (id == 0) {
+    sg_status_violation(ctx->st, field, "required");
+    return SG_EINVAL;
+  }
+  int rc = load_worker(ctx, txn, id, out);
+  uint64_t town;
+  if (rc || (rc = town_id_of(ctx, txn, *out, &town)) ||
+      (rc = sg_authz_town(ctx, town, (*out)->town_code)))
+    return rc;
+  if (town_id) *town_id = town;
+  return 0;
+}
+
 static int workers_get(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                        ProtobufCMessage **resp) {
   const Shegong__V1__GetWorkerRequest *req = (const void *)req_msg;
@@ -276,6 +292,37 @@ static int check_version(sg_call_ctx *ctx, const sg_worker *w, uint64_t expected
   return 0;
 }
 
+
+/* Appends a LevelChange of worker w (as it was) to the history, with its change. */
+static int record_level_change(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w,
+                               const char *post, uint32_t level, int kind, const char *date,
+                               const char *reason, uint64_t town) {
+  Shegong__V1__LevelChange *c = sg_arena_alloc(ctx->arena, sizeof *c);
+  if (!c) return SG_ENOMEM;
+  shegong__v1__level_change__init(c);
+  int rc;
+  if ((rc = sg_store_next_id(ctx->store, txn, SG_REC_LEVEL_CHANGE->seq, &c->id)) ||
+      (rc = sg_store_next_revision(ctx->store, txn, &c->revision)))
+    return rc;
+  c->worker_id = w->id;
+  c->effective_date = sg_dup(ctx, date);
+  c->kind = kind;
+  c->from_post = w->post;
+  c->from_level = w->level;
+  c->to_post = sg_dup(ctx, post);
+  c->to_level = level;
+  c->reason = sg_dup(ctx, reason);
+  c->recorded_by = ctx->principal ? sg_arena_printf(ctx->arena, "token %llu",
+                                                    (unsigned long long)ctx->principal->token_id)
+                                  : sg_dup(ctx, ctx->peer);
+  c->recorded_at = sg_dup(ctx, ctx->now);
+  if (!c->recorded_by) return SG_ENOMEM;
+  if ((rc = sg_rec_put(ctx->store, txn, SG_REC_LEVEL_CHANGE, &c->base))) return rc;
+  sg_towns towns = {0};
+  sg_towns_add(&towns, town, w->town_code);
+  return sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_LEVEL_CHANGE,
+                       SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, c->revision, &c->base, &towns);
+}
 
 static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                           ProtobufCMessage **resp) {
@@ -337,6 +384,12 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   if ((rc = validate_worker(ctx, txn, w, &pl))) return rc;
   /* moving a worker to another town is the district's (a transfer) */
   if ((rc = sg_authz_town(ctx, pl.town_id, w->town_code))) return rc;
+  /* a post or level changed here is still a step of the history */
+  if ((strcmp(old->post, w->post) != 0 || old->level != w->level) &&
+      (rc = record_level_change(ctx, txn, old, w->post, w->level,
+                                SHEGONG__V1__LEVEL_CHANGE_KIND__ADJUSTMENT, ctx->today,
+                                "changed through Workers/Update", pl.town_id)))
+    return rc;
   if ((rc = sg_store_next_revision(ctx->store, txn, &w->revision))) return rc;
   w->version = old->version + 1;
   w->updated_at = sg_dup(ctx, ctx->now);
@@ -366,49 +419,21 @@ static int load_worker_for_list(sg_pager *p, uint64_t id, void **out) {
 static int workers_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                         ProtobufCMessage **resp) {
   const Shegong__V1__ListWorkersRequest *req = (const void *)req_msg;
-  sg_store *s = ctx->store;
   uint64_t after;
-  if (req->unit_code[0] && req->town_code[0])
-    sg_status_violation(ctx->st, "town_code", "give unit_code or town_code, not both");
   if (sg_page_token_parse(ctx, "page_token", req->page_token, 'w', &after) ||
       ctx->st->n_violations)
     return SG_EINVAL;
-  const char *code = req->unit_code[0] ? req->unit_code : req->town_code;
-  const char *field = req->unit_code[0] ? "unit_code" : "town_code";
-  MDB_dbi index = req->unit_code[0] ? s->workers_by_unit : s->workers_by_town;
-  uint64_t key = 0;
-  if (code[0]) {
-    if (strlen(code) > 15) {
-      sg_status_violation(ctx->st, field, "a division code has at most 15 digits");
-      return SG_EINVAL;
-    }
-    sg_unit *u;
-    int rc = sg_units_get_by_code(s, txn, code, &ctx->arena->allocator, &u);
-    if (rc == SG_ENOTFOUND) return sg_status_set(ctx->st, rc, "unit %s not found", code);
-    if (rc) return rc;
-    if (!req->unit_code[0] && u->kind != SHEGONG__V1__UNIT_KIND__TOWN) {
-      sg_status_violation(ctx->st, field, "%s is not a town", code);
-      return SG_EINVAL;
-    }
-    key = u->id;
-    uint64_t town;
-    if ((rc = sg_unit_town_id(ctx, txn, &u->base, &town)) ||
-        (rc = sg_authz_town(ctx, town, code)))
-      return rc;
-  } else if (ctx->principal && ctx->principal->town_id) {
-    /* the whole district, as a town token sees it: its town */
-    index = s->workers_by_town;
-    key = ctx->principal->town_id;
-  }
+  sg_scope sc;
+  int rc = sg_scope_resolve(ctx, txn, req->town_code, req->unit_code, &sc);
+  if (rc) return rc;
   Shegong__V1__ListWorkersResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
   if (!r) return SG_ENOMEM;
   shegong__v1__list_workers_response__init(r);
   int include_left = req->include_left;
   sg_pager pg;
-  int rc = sg_pager_init(&pg, ctx, txn, req->page_size, load_worker_for_list, &include_left);
-  if (rc) return rc;
-  rc = key ? sg_index_pair_scan(txn, index, key, after, sg_pager_visit, &pg)
-           : sg_record_scan(txn, s->workers, after, sg_pager_visit, &pg);
+  if ((rc = sg_pager_init(&pg, ctx, txn, req->page_size, load_worker_for_list, &include_left)))
+    return rc;
+  rc = sg_scope_scan(ctx, txn, &sc, after, sg_pager_visit, &pg);
   if (rc || (rc = pg.err)) return rc;
   r->workers = (sg_worker **)pg.items;
   r->n_workers = pg.n;
@@ -467,11 +492,207 @@ static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   return 0;
 }
 
+/* The latest effective date in the worker's level history ("" if none). */
+typedef struct last_change {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  char date[11];
+  int err;
+} last_change;
+
+static int note_last_change(void *arg, uint64_t id) {
+  last_change *l = arg;
+  Shegong__V1__LevelChange *c;
+  int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_LEVEL_CHANGE, id, &l->ctx->arena->allocator,
+                      (ProtobufCMessage **)&c);
+  if (rc) return l->err = rc, -1;
+  if (strcmp(c->effective_date, l->date) > 0) snprintf(l->date, sizeof l->date, "%s", c->effective_date);
+  return 0;
+}
+
+/* Checks that a step of `kind` from w's post and level to (post, level) fits the ladder. */
+static int check_step(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w,
+                      const Shegong__V1__PayLadder *ladder, int kind, const char *post,
+                      uint32_t level, const sg_date *effective) {
+  size_t from_rank = 0, to_rank = 0;
+  const Shegong__V1__PayPost *to = sg_ladder_post(ladder, post, &to_rank);
+  const Shegong__V1__PayPost *from = sg_ladder_post(ladder, w->post, &from_rank);
+  if (!ladder) {
+    if (kind != SHEGONG__V1__LEVEL_CHANGE_KIND__ADJUSTMENT)
+      return sg_status_set(ctx->st, SG_EPRECOND,
+                           "the policy has no pay ladder: only an ADJUSTMENT can be recorded");
+    return 0;
+  }
+  if (!to) {
+    sg_status_violation(ctx->st, "post", "%s is not a post of the ladder %s", post, ladder->name);
+    return SG_EINVAL;
+  }
+  if (level < to->min_level || level > to->max_level) {
+    sg_status_violation(ctx->st, "level", "post %s has levels %u to %u", to->name, to->min_level,
+                        to->max_level);
+    return SG_EINVAL;
+  }
+  int same_post = from && from == to;
+  switch (kind) {
+  case SHEGONG__V1__LEVEL_CHANGE_KIND__EARLY_STEP:
+  case SHEGONG__V1__LEVEL_CHANGE_KIND__PERIODIC_STEP: {
+    if (!same_post || level != w->level + 1)
+      return sg_status_set(ctx->st, SG_EPRECOND, "a step is one level up within the post: %s %u",
+                           w->post, w->level + 1);
+    sg_step_facts f;
+    int rc = sg_step_facts_load(ctx, txn, w, ctx->arena, &f);
+    if (rc) return rc;
+    uint32_t first;
+    sg_date since;
+    int years;
+    if (kind == SHEGONG__V1__LEVEL_CHANGE_KIND__EARLY_STEP &&
+        !sg_rule_early_step(ladder, &f, (uint32_t)effective->year - 1, &first))
+      return sg_status_set(ctx->st, SG_EPRECOND,
+                           "worker %llu does not have %u consecutive year-end 优秀 results "
+                           "ending %d that an earlier early step has not used",
+                           (unsigned long long)w->id, ladder->early_step_excellent_years,
+                           effective->year - 1);
+    if (kind == SHEGONG__V1__LEVEL_CHANGE_KIND__PERIODIC_STEP &&
+        !sg_rule_periodic_step(ladder, &f, effective, &since, &years))
+      return sg_status_set(ctx->st, SG_EPRECOND,
+                           "worker %llu has not been %u years at this level on that date",
+                           (unsigned long long)w->id, ladder->periodic_step_years);
+    return 0;
+  }
+  case SHEGONG__V1__LEVEL_CHANGE_KIND__PROMOTION:
+    if (!from || to_rank >= from_rank)
+      return sg_status_set(ctx->st, SG_EPRECOND, "a promotion is to a higher post than %s",
+                           w->post[0] ? w->post : "(none)");
+    return 0;
+  case SHEGONG__V1__LEVEL_CHANGE_KIND__DEMOTION:
+    if (from && (to_rank > from_rank || (same_post && level < w->level))) return 0;
+    return sg_status_set(ctx->st, SG_EPRECOND, "a demotion is to a lower post or level");
+  default:
+    return 0;
+  }
+}
+
+static int workers_change_level(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                                ProtobufCMessage **resp) {
+  const Shegong__V1__ChangeLevelRequest *req = (const void *)req_msg;
+  char why[SG_WHY_MAX];
+  sg_date today, eff, hire;
+  sg_validate_date(ctx->today, &today, NULL, 0);
+  if (!req->kind || !sg_enum_valid(&shegong__v1__level_change_kind__descriptor, req->kind))
+    sg_status_violation(ctx->st, "kind", req->kind ? "unknown kind" : "required");
+  if (req->level < 1 || req->level > SG_LEVEL_MAX)
+    sg_status_violation(ctx->st, "level", "1 to %d", SG_LEVEL_MAX);
+  if (req->post[0] && sg_validate_text(req->post, SG_POST_MAX_BYTES, why, sizeof why))
+    sg_status_violation(ctx->st, "post", "%s", why);
+  const char *date = req->effective_date[0] ? req->effective_date : ctx->today;
+  if (sg_validate_date(date, &eff, why, sizeof why))
+    sg_status_violation(ctx->st, "effective_date", "%s", why);
+  else if (sg_date_cmp(&eff, &today) > 0)
+    sg_status_violation(ctx->st, "effective_date", "%s is in the future", date);
+  if (!req->reason[0]) sg_status_violation(ctx->st, "reason", "required");
+  else if (sg_validate_text(req->reason, SG_REASON_MAX_BYTES, why, sizeof why))
+    sg_status_violation(ctx->st, "reason", "%s", why);
+  if (ctx->st->n_violations) return SG_EINVAL;
+  sg_worker *old;
+  uint64_t town;
+  int rc = sg_worker_load_scoped(ctx, txn, req->id, "id", &old, &town);
+  if (rc || (rc = check_version(ctx, old, req->expected_version, 1))) return rc;
+  if (old->status == SHEGONG__V1__WORKER_STATUS__LEFT)
+    return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu has left; the record is closed",
+                         (unsigned long long)old->id);
+  if (sg_validate_date(old->hire_date, &hire, NULL, 0) == 0 && sg_date_cmp(&eff, &hire) < 0) {
+    sg_status_violation(ctx->st, "effective_date", "before the hire date %s", old->hire_date);
+    return SG_EINVAL;
+  }
+  last_change lc = {ctx, txn, "", 0};
+  if ((rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_LEVEL_CHANGE, old->id, note_last_change,
+                               &lc)) ||
+      (rc = lc.err))
+    return rc;
+  if (strcmp(date, lc.date) < 0) {
+    sg_status_violation(ctx->st, "effective_date", "before the last recorded step, on %s", lc.date);
+    return SG_EINVAL;
+  }
+  const char *post = req->post[0] ? req->post : old->post;
+  if (strcmp(post, old->post) == 0 && req->level == old->level) {
+    sg_status_violation(ctx->st, "level", "the worker is already at %s %u", post, req->level);
+    return SG_EINVAL;
+  }
+  Shegong__V1__Policy *pol;
+  if ((rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol)) ||
+      (rc = check_step(ctx, txn, old, pol->ladder, req->kind, post, req->level, &eff)) ||
+      (rc = record_level_change(ctx, txn, old, post, req->level, req->kind, date, req->reason,
+                                town)))
+    return rc;
+  sg_worker *w = copy_worker(ctx, old);
+  if (!w) return SG_ENOMEM;
+  w->post = sg_dup(ctx, post);
+  w->level = req->level;
+  w->version = old->version + 1;
+  w->updated_at = sg_dup(ctx, ctx->now);
+  if ((rc = sg_store_next_revision(ctx->store, txn, &w->revision)) ||
+      (rc = sg_workers_put(ctx->store, txn, w, town, old, town)))
+    return rc;
+  sg_towns towns = {0};
+  sg_towns_add(&towns, town, w->town_code);
+  if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
+                          SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)))
+    return rc;
+  *resp = &w->base;
+  return 0;
+}
+
+typedef struct history_ctx {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  Shegong__V1__LevelHistoryResponse *r;
+  size_t cap;
+  int err;
+} history_ctx;
+
+static int history_one(void *arg, uint64_t id) {
+  history_ctx *h = arg;
+  Shegong__V1__LevelChange *c;
+  int rc = sg_rec_get(h->ctx->store, h->txn, SG_REC_LEVEL_CHANGE, id, &h->ctx->arena->allocator,
+                      (ProtobufCMessage **)&c);
+  if (rc) return h->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc), -1;
+  if (h->r->n_changes == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    Shegong__V1__LevelChange **g = sg_arena_alloc(h->ctx->arena, cap * sizeof *g);
+    if (!g) return h->err = SG_ENOMEM, -1;
+    if (h->r->n_changes) memcpy(g, h->r->changes, h->r->n_changes * sizeof *g);
+    h->r->changes = g;
+    h->cap = cap;
+  }
+  h->r->changes[h->r->n_changes++] = c;
+  return 0;
+}
+
+static int workers_level_history(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                                 ProtobufCMessage **resp) {
+  const Shegong__V1__LevelHistoryRequest *req = (const void *)req_msg;
+  sg_worker *w;
+  int rc = sg_worker_load_scoped(ctx, txn, req->id, "id", &w, NULL);
+  if (rc) return rc;
+  Shegong__V1__LevelHistoryResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return SG_ENOMEM;
+  shegong__v1__level_history_response__init(r);
+  history_ctx h = {ctx, txn, r, 0, 0};
+  /* ids grow with recording, and recording keeps effective dates in order */
+  if ((rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_LEVEL_CHANGE, w->id, history_one, &h)) ||
+      (rc = h.err))
+    return rc;
+  *resp = &r->base;
+  return 0;
+}
+
 const sg_method_impl sg_svc_workers[] = {
     {"/shegong.v1.Workers/Create", SG_METHOD_WRITE, workers_create},
     {"/shegong.v1.Workers/Get", SG_METHOD_READ, workers_get},
     {"/shegong.v1.Workers/Update", SG_METHOD_WRITE, workers_update},
     {"/shegong.v1.Workers/List", SG_METHOD_READ, workers_list},
     {"/shegong.v1.Workers/Leave", SG_METHOD_WRITE, workers_leave},
+    {"/shegong.v1.Workers/ChangeLevel", SG_METHOD_WRITE, workers_change_level},
+    {"/shegong.v1.Workers/LevelHistory", SG_METHOD_READ, workers_level_history},
     {NULL, 0, NULL},
 };

@@ -1,0 +1,143 @@
+#include "store/records.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "shegong/v1/sync.pb-c.h"
+
+#define OFF(f) offsetof(sg_store, f)
+
+const sg_rec_kind sg_rec_kinds[] = {
+    {&shegong__v1__assessment__descriptor, SHEGONG__V1__ENTITY__ENTITY_ASSESSMENT, "seq:assessment",
+     OFF(assessments), {{"worker_id", OFF(assessments_by_worker)}, {NULL, 0}}},
+    {&shegong__v1__household_visits__descriptor, SHEGONG__V1__ENTITY__ENTITY_VISITS, "seq:visits",
+     OFF(visits), {{"worker_id", OFF(visits_by_worker)}, {NULL, 0}}},
+    {&shegong__v1__course__descriptor, SHEGONG__V1__ENTITY__ENTITY_COURSE, "seq:course",
+     OFF(courses), {{NULL, 0}, {NULL, 0}}},
+    {&shegong__v1__attendance__descriptor, SHEGONG__V1__ENTITY__ENTITY_ATTENDANCE, "seq:attendance",
+     OFF(attendance),
+     {{"worker_id", OFF(attendance_by_worker)}, {"course_id", OFF(attendance_by_course)}}},
+    {&shegong__v1__level_change__descriptor, SHEGONG__V1__ENTITY__ENTITY_LEVEL_CHANGE,
+     "seq:level_change", OFF(level_changes), {{"worker_id", OFF(level_changes_by_worker)}, {NULL, 0}}},
+    {&shegong__v1__policy__descriptor, SHEGONG__V1__ENTITY__ENTITY_POLICY, NULL, OFF(policies),
+     {{NULL, 0}, {NULL, 0}}},
+    {NULL, 0, NULL, 0, {{NULL, 0}, {NULL, 0}}},
+};
+
+const sg_rec_kind *const SG_REC_ASSESSMENT = &sg_rec_kinds[0];
+const sg_rec_kind *const SG_REC_VISITS = &sg_rec_kinds[1];
+const sg_rec_kind *const SG_REC_COURSE = &sg_rec_kinds[2];
+const sg_rec_kind *const SG_REC_ATTENDANCE = &sg_rec_kinds[3];
+const sg_rec_kind *const SG_REC_LEVEL_CHANGE = &sg_rec_kinds[4];
+const sg_rec_kind *const SG_REC_POLICY = &sg_rec_kinds[5];
+
+const sg_rec_kind *sg_rec_kind_of(const ProtobufCMessageDescriptor *d) {
+  for (const sg_rec_kind *k = sg_rec_kinds; k->desc; k++)
+    if (k->desc == d) return k;
+  return NULL;
+}
+
+const sg_rec_kind *sg_rec_kind_by_entity(int entity) {
+  for (const sg_rec_kind *k = sg_rec_kinds; k->desc; k++)
+    if (k->entity == entity) return k;
+  return NULL;
+}
+
+uint64_t sg_msg_u64(const ProtobufCMessage *msg, const char *field) {
+  const ProtobufCFieldDescriptor *f =
+      protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, field);
+  if (!f || f->type != PROTOBUF_C_TYPE_UINT64 || f->label == PROTOBUF_C_LABEL_REPEATED) return 0;
+  return *(const uint64_t *)((const char *)msg + f->offset);
+}
+
+uint64_t sg_rec_key(const sg_rec_kind *k, const ProtobufCMessage *msg) {
+  return sg_msg_u64(msg, k->seq ? "id" : "version");
+}
+
+MDB_dbi sg_rec_dbi(const sg_store *s, size_t off) {
+  return *(const MDB_dbi *)((const char *)s + off);
+}
+
+int sg_rec_put(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, const ProtobufCMessage *msg) {
+  uint64_t key = sg_rec_key(k, msg);
+  if (!key) return SG_EINTERNAL;
+  MDB_dbi table = sg_rec_dbi(s, k->table);
+  uint8_t kb[8];
+  sg_key_u64(kb, key);
+  MDB_val kv = {8, kb}, vv;
+  int rc = mdb_get(txn, table, &kv, &vv);
+  if (rc == MDB_NOTFOUND) {
+    for (int i = 0; i < 2 && k->index[i].field; i++) {
+      uint64_t a = sg_msg_u64(msg, k->index[i].field);
+      if ((rc = sg_index_pair_put(txn, sg_rec_dbi(s, k->index[i].dbi), a, key))) return rc;
+    }
+  } else if (rc) {
+    return sg_store_err(rc, "read record");
+  }
+  return sg_record_put(txn, table, key, msg, 0);
+}
+
+int sg_rec_get(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, uint64_t key,
+               ProtobufCAllocator *alloc, ProtobufCMessage **out) {
+  return sg_record_get(txn, sg_rec_dbi(s, k->table), key, k->desc, alloc, out);
+}
+
+int sg_rec_scan_worker(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, uint64_t worker_id,
+                       sg_pair_fn fn, void *arg) {
+  for (int i = 0; i < 2 && k->index[i].field; i++)
+    if (strcmp(k->index[i].field, "worker_id") == 0)
+      return sg_index_pair_scan(txn, sg_rec_dbi(s, k->index[i].dbi), worker_id, 0, fn, arg);
+  return SG_EINTERNAL;
+}
+
+/* ---- policy ------------------------------------------------------------------ */
+
+/*
+ * Defaults until the district loads its own (docs/POLICY.md): weights and
+ * bands common in district 考核办法, the 200-visit minimum [000], 崇川's
+ * thirty days' grace for pre-service courses, and no ladder.
+ */
+static Shegong__V1__AssessmentPolicy default_assessment = {
+    PROTOBUF_C_MESSAGE_INIT(&shegong__v1__assessment_policy__descriptor), 70, 30, 90.0, 75.0,
+    60.0, 200};
+static Shegong__V1__TrainingPolicy default_training = {
+    PROTOBUF_C_MESSAGE_INIT(&shegong__v1__training_policy__descriptor), 30, 0, 0};
+static Shegong__V1__Policy default_policy = {
+    PROTOBUF_C_MESSAGE_INIT(&shegong__v1__policy__descriptor), 0, 0, (char *)"默认 (default)",
+    &default_assessment, &default_training, NULL, (char *)"", (char *)""};
+
+const Shegong__V1__Policy *sg_policy_defaults(void) { return &default_policy; }
+
+int sg_policy_current(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
+                      Shegong__V1__Policy **out) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, s->policies, &cur);
+  if (rc) return sg_store_err(rc, "open cursor");
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) {
+    mdb_cursor_close(cur);
+    /* the defaults, copied so that the caller may own and free them alike */
+    size_t n = protobuf_c_message_get_packed_size(&default_policy.base);
+    uint8_t buf[512];
+    if (n > sizeof buf) return SG_EINTERNAL;
+    protobuf_c_message_pack(&default_policy.base, buf);
+    *out = (Shegong__V1__Policy *)protobuf_c_message_unpack(&shegong__v1__policy__descriptor,
+                                                            alloc, n, buf);
+    return *out ? 0 : SG_ENOMEM;
+  }
+  if (rc) {
+    mdb_cursor_close(cur);
+    return sg_store_err(rc, "read policy");
+  }
+  *out = (Shegong__V1__Policy *)protobuf_c_message_unpack(&shegong__v1__policy__descriptor, alloc,
+                                                          v.mv_size, v.mv_data);
+  mdb_cursor_close(cur);
+  if (!*out) {
+    sg_error("storage: the current policy does not decode");
+    return SG_EDATALOSS;
+  }
+  return 0;
+}
