@@ -64,6 +64,35 @@ static const label_entry labels[] = {
   {"shegong.v1.WorkerStatus", "PLACEMENT", "首年下沉"},
   {"shegong.v1.WorkerStatus", "ROTATING", "轮岗"},
   {"shegong.v1.WorkerStatus", "LEFT", "离职"},
+
+  {"shegong.v1.AssessmentKind", "REGULAR", "平时"},
+  {"shegong.v1.AssessmentKind", "YEAR_END", "年终"},
+  {"shegong.v1.AssessmentKind", "SPECIAL", "专项"},
+  {"shegong.v1.AssessmentKind", "COMPREHENSIVE", "综合"},
+
+  {"shegong.v1.Grade", "EXCELLENT", "优秀"},
+  {"shegong.v1.Grade", "QUALIFIED", "合格"},
+  {"shegong.v1.Grade", "BASICALLY_QUALIFIED", "基本合格"},
+  {"shegong.v1.Grade", "UNQUALIFIED", "不合格"},
+
+  {"shegong.v1.StepRule", "EARLY_STEP_RULE", "提前升级"},
+  {"shegong.v1.StepRule", "PERIODIC_STEP_RULE", "定期晋档"},
+
+  {"shegong.v1.LevelChangeKind", "EARLY_STEP", "提前升级"},
+  {"shegong.v1.LevelChangeKind", "PERIODIC_STEP", "定期晋档"},
+  {"shegong.v1.LevelChangeKind", "PROMOTION", "升岗"},
+  {"shegong.v1.LevelChangeKind", "DEMOTION", "降岗"},
+  {"shegong.v1.LevelChangeKind", "ADJUSTMENT", "调整"},
+
+  {"shegong.v1.CourseKind", "PRE_SERVICE", "岗前"},
+  {"shegong.v1.CourseKind", "ANNUAL", "年度"},
+  {"shegong.v1.CourseKind", "PROMOTION_COURSE", "升岗"},
+  {"shegong.v1.CourseKind", "PROFESSIONAL", "专业"},
+  {"shegong.v1.CourseKind", "OFF_JOB", "脱产"},
+
+  {"shegong.v1.TrainingRule", "SECRETARY_ANNUAL", "书记年训"},
+  {"shegong.v1.TrainingRule", "PRE_SERVICE_RULE", "新进岗前"},
+  {"shegong.v1.TrainingRule", "PROMOTION_RULE", "升岗必训"},
 };
 
 /* Other words staff type for the same value; accepted, never printed. */

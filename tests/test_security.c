@@ -44,9 +44,12 @@
 #include "rawsock.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/assessments.pb-c.h"
 #include "shegong/v1/audit.pb-c.h"
 #include "shegong/v1/auth.pb-c.h"
+#include "shegong/v1/policy.pb-c.h"
 #include "shegong/v1/sync.pb-c.h"
+#include "shegong/v1/training.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 #include "timeutil.h"
@@ -417,27 +420,32 @@ static Shegong__V1__ListWorkersResponse *town_workers(sg_client *c, const char *
 typedef struct picked {
   uint64_t id, version;
   uint32_t level;
+  char unit_code[24];
 } picked;
 
-/* An active community or village worker of town that no test has used up. */
-static picked pick_worker(const char *town, int use_up) {
+/* An active community or village worker of town that no test has used up, and
+ * for which ok (when given) holds. */
+static picked pick_worker_if(const char *town, int use_up, int (*ok)(const Shegong__V1__Worker *)) {
   Shegong__V1__ListWorkersResponse *r = town_workers(G->c, town);
-  picked p = {0, 0, 0};
+  picked p = {0, 0, 0, ""};
   for (size_t i = 0; i < r->n_workers && !p.id; i++) {
     Shegong__V1__Worker *w = r->workers[i];
     if (w->status == SHEGONG__V1__WORKER_STATUS__LEFT ||
         w->category == SHEGONG__V1__CATEGORY__TOWN_CENTRE || strcmp(w->town_code, town) != 0 ||
-        consumed(w->id))
+        consumed(w->id) || (ok && !ok(w)))
       continue;
     p.id = w->id;
     p.version = w->version;
     p.level = w->level;
+    snprintf(p.unit_code, sizeof p.unit_code, "%s", w->unit_code);
   }
   free_msg(r);
   if (!p.id) fail_msg("no worker of town %s left to use", town);
   if (use_up) consume(p.id);
   return p;
 }
+
+static picked pick_worker(const char *town, int use_up) { return pick_worker_if(town, use_up, NULL); }
 
 static Shegong__V1__Worker *get_worker(sg_client *c, uint64_t id) {
   Shegong__V1__GetWorkerRequest g = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
@@ -485,7 +493,31 @@ typedef struct reqbuf {
   Shegong__V1__UpdateWorkerRequest uwork;
   Shegong__V1__LeaveWorkerRequest lwork;
   Shegong__V1__ListWorkersRequest lworks;
+  Shegong__V1__ChangeLevelRequest clevel;
+  Shegong__V1__LevelHistoryRequest hist;
   Shegong__V1__Worker w;
+  Shegong__V1__GetPolicyRequest gpol;
+  Shegong__V1__SetPolicyRequest spol;
+  Shegong__V1__Policy pol;
+  Shegong__V1__AssessmentPolicy apol;
+  Shegong__V1__TrainingPolicy tpol;
+  Shegong__V1__PayLadder ladder;
+  Shegong__V1__PayPost post[4], *posts[4];
+  Shegong__V1__RecordAssessmentRequest rec, *recs[1];
+  Shegong__V1__Assessment as;
+  Shegong__V1__AmendAssessmentRequest amend;
+  Shegong__V1__ListAssessmentsRequest lass;
+  Shegong__V1__BulkAssessmentRequest bulk;
+  Shegong__V1__SetVisitsRequest visits;
+  Shegong__V1__VisitsReportRequest vreport;
+  Shegong__V1__EligibilityRequest elig;
+  Shegong__V1__CreateCourseRequest ccourse;
+  Shegong__V1__Course course;
+  Shegong__V1__ListCoursesRequest lcourse;
+  Shegong__V1__AttendRequest attend;
+  uint64_t attend_ids[1];
+  Shegong__V1__ListAttendanceRequest latt;
+  Shegong__V1__ComplianceRequest compliance;
   char *mask[2];
   char s[6][160];
   uint64_t token_id; /* Tokens/Revoke: the throwaway token */
@@ -739,6 +771,236 @@ static const ProtobufCMessage *b_whoami(reqbuf *b, int t, int allowed) {
   return &b->who.base;
 }
 
+/* ---- policy, assessments, training, level steps -------------------------- */
+
+/* This year, by the clock the server reads too. */
+static int this_year(void) {
+  char today[16];
+  sg_today(today, sizeof today);
+  return atoi(today);
+}
+
+/* Hired before this year, on a post of the ladder (A-D): last year is in its
+ * service (Record, Bulk, SetVisits), and a level change stays on the ladder. */
+static int steady(const Shegong__V1__Worker *w) {
+  char jan1[16];
+  snprintf(jan1, sizeof jan1, "%04d-01-01", this_year());
+  return w->hire_date[0] && strcmp(w->hire_date, jan1) < 0 && strlen(w->post) == 1 &&
+         w->post[0] >= 'A' && w->post[0] <= 'D';
+}
+
+static const ProtobufCMessage *b_policy_get(reqbuf *b, int t, int allowed) {
+  (void)t, (void)allowed;
+  shegong__v1__get_policy_request__init(&b->gpol);
+  return &b->gpol.base;
+}
+
+/* A whole valid policy with 崇川's ladder (Eligibility needs one, ChangeLevel
+ * checks against it), over the current version as the admin reads it. */
+static const ProtobufCMessage *b_policy_set(reqbuf *b, int t, int allowed) {
+  (void)t, (void)allowed;
+  static const char *const post_names[4] = {"A", "B", "C", "D"};
+  shegong__v1__get_policy_request__init(&b->gpol);
+  Shegong__V1__Policy *cur = (Shegong__V1__Policy *)must_call(G->c, "Policies/Get", &b->gpol.base);
+  shegong__v1__set_policy_request__init(&b->spol);
+  b->spol.expected_version = cur->version;
+  free_msg(cur);
+  shegong__v1__assessment_policy__init(&b->apol);
+  b->apol.superior_weight = 70;
+  b->apol.resident_weight = 30;
+  b->apol.excellent_min = 90;
+  b->apol.qualified_min = 75;
+  b->apol.basic_min = 60;
+  b->apol.visit_minimum = 200;
+  shegong__v1__training_policy__init(&b->tpol);
+  b->tpol.pre_service_grace_days = 30;
+  shegong__v1__pay_ladder__init(&b->ladder);
+  for (int i = 0; i < 4; i++) {
+    shegong__v1__pay_post__init(&b->post[i]);
+    b->post[i].name = (char *)post_names[i];
+    b->post[i].min_level = 1;
+    b->post[i].max_level = 12;
+    b->posts[i] = &b->post[i];
+  }
+  b->ladder.name = "四岗十二档";
+  b->ladder.n_posts = 4;
+  b->ladder.posts = b->posts;
+  b->ladder.periodic_step_years = 4;
+  b->ladder.early_step_excellent_years = 2;
+  shegong__v1__policy__init(&b->pol);
+  snprintf(b->s[0], sizeof b->s[0], "安全测试 %u", ++G->serial);
+  b->pol.name = b->s[0];
+  b->pol.assessment = &b->apol;
+  b->pol.training = &b->tpol;
+  b->pol.ladder = &b->ladder;
+  b->spol.policy = &b->pol;
+  return &b->spol.base;
+}
+
+/* A 专项 result of last year for worker (专项 may repeat: reruns do not collide). */
+static void fill_assessment(reqbuf *b, uint64_t worker) {
+  shegong__v1__assessment__init(&b->as);
+  sg_today(b->s[0], sizeof b->s[0]);
+  b->as.worker_id = worker;
+  b->as.kind = SHEGONG__V1__ASSESSMENT_KIND__SPECIAL;
+  b->as.year = (uint32_t)this_year() - 1;
+  b->as.superior_score = 88;
+  b->as.resident_score = 90;
+  b->as.assessor = "安全测试";
+  b->as.assessed_on = b->s[0];
+  shegong__v1__record_assessment_request__init(&b->rec);
+  b->rec.assessment = &b->as;
+}
+
+static const ProtobufCMessage *b_assess_record(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  fill_assessment(b, b->worker_id = pick_worker_if(town_of(t), 0, steady).id);
+  return &b->rec.base;
+}
+
+/* A new score for a result the admin records first. */
+static const ProtobufCMessage *b_assess_amend(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  fill_assessment(b, b->worker_id = pick_worker_if(town_of(t), 0, steady).id);
+  Shegong__V1__Assessment *a =
+      (Shegong__V1__Assessment *)must_call(G->c, "Assessments/Record", &b->rec.base);
+  shegong__v1__amend_assessment_request__init(&b->amend);
+  b->amend.id = a->id;
+  b->amend.expected_version = a->version;
+  free_msg(a);
+  shegong__v1__assessment__init(&b->as);
+  b->as.superior_score = 86;
+  b->mask[0] = "superior_score";
+  b->amend.n_update_mask = 1;
+  b->amend.update_mask = b->mask;
+  b->amend.assessment = &b->as;
+  return &b->amend.base;
+}
+
+/* One row, for a worker of the unit named. */
+static const ProtobufCMessage *b_assess_bulk(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  picked p = pick_worker_if(town_of(t), 0, steady);
+  fill_assessment(b, b->worker_id = p.id);
+  shegong__v1__bulk_assessment_request__init(&b->bulk);
+  snprintf(b->s[1], sizeof b->s[1], "%s", p.unit_code);
+  b->bulk.unit_code = b->s[1];
+  b->recs[0] = &b->rec;
+  b->bulk.n_rows = 1;
+  b->bulk.rows = b->recs;
+  return &b->bulk.base;
+}
+
+static const ProtobufCMessage *b_assess_list(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  shegong__v1__list_assessments_request__init(&b->lass);
+  b->lass.worker_id = b->worker_id = pick_worker(town_of(t), 0).id;
+  return &b->lass.base;
+}
+
+static const ProtobufCMessage *b_set_visits(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  shegong__v1__set_visits_request__init(&b->visits);
+  b->visits.worker_id = b->worker_id = pick_worker_if(town_of(t), 0, steady).id;
+  b->visits.year = (uint32_t)this_year() - 1;
+  b->visits.count = 210;
+  return &b->visits.base;
+}
+
+static const ProtobufCMessage *b_visits_report(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  shegong__v1__visits_report_request__init(&b->vreport);
+  b->vreport.town_code = (char *)town_or_district(t);
+  return &b->vreport.base;
+}
+
+static const ProtobufCMessage *b_eligibility(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  shegong__v1__eligibility_request__init(&b->elig);
+  b->elig.town_code = (char *)town_or_district(t);
+  return &b->elig.base;
+}
+
+/* A course of town that ended last year. */
+static void fill_course(reqbuf *b, const char *town) {
+  int y = this_year() - 1;
+  shegong__v1__course__init(&b->course);
+  snprintf(b->s[0], sizeof b->s[0], "%04d-03-01", y);
+  snprintf(b->s[1], sizeof b->s[1], "%04d-03-02", y);
+  snprintf(b->s[2], sizeof b->s[2], "安全测试课程%u", ++G->serial);
+  b->course.name = b->s[2];
+  b->course.kind = SHEGONG__V1__COURSE_KIND__ANNUAL;
+  b->course.hours = 8;
+  b->course.start_date = b->s[0];
+  b->course.end_date = b->s[1];
+  b->course.town_code = (char *)town;
+  shegong__v1__create_course_request__init(&b->ccourse);
+  b->ccourse.course = &b->course;
+}
+
+static const ProtobufCMessage *b_course_create(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  fill_course(b, town_of(t));
+  return &b->ccourse.base;
+}
+
+/* A worker of the town at a course of the town that the admin creates first
+ * (a new course each time: attending twice answers ALREADY_EXISTS). */
+static const ProtobufCMessage *b_attend(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  fill_course(b, town_of(t));
+  Shegong__V1__Course *c =
+      (Shegong__V1__Course *)must_call(G->c, "Training/CreateCourse", &b->ccourse.base);
+  shegong__v1__attend_request__init(&b->attend);
+  b->attend.course_id = c->id;
+  free_msg(c);
+  b->attend_ids[0] = b->worker_id = pick_worker(town_of(t), 0).id;
+  b->attend.n_worker_ids = 1;
+  b->attend.worker_ids = b->attend_ids;
+  return &b->attend.base;
+}
+
+static const ProtobufCMessage *b_list_courses(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  shegong__v1__list_courses_request__init(&b->lcourse);
+  b->lcourse.town_code = (char *)town_or_district(t);
+  return &b->lcourse.base;
+}
+
+static const ProtobufCMessage *b_list_attendance(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  shegong__v1__list_attendance_request__init(&b->latt);
+  b->latt.worker_id = b->worker_id = pick_worker(town_of(t), 0).id;
+  return &b->latt.base;
+}
+
+static const ProtobufCMessage *b_compliance(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  shegong__v1__compliance_request__init(&b->compliance);
+  b->compliance.town_code = (char *)town_or_district(t);
+  return &b->compliance.base;
+}
+
+/* An adjustment to another level of the same post (levels 1-12 on the ladder). */
+static const ProtobufCMessage *b_change_level(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  picked p = pick_worker_if(town_of(t), 0, steady);
+  shegong__v1__change_level_request__init(&b->clevel);
+  b->clevel.id = b->worker_id = p.id;
+  b->clevel.expected_version = p.version;
+  b->clevel.kind = SHEGONG__V1__LEVEL_CHANGE_KIND__ADJUSTMENT;
+  b->clevel.level = p.level % 12 + 1;
+  b->clevel.reason = "安全测试";
+  return &b->clevel.base;
+}
+
+static const ProtobufCMessage *b_level_history(reqbuf *b, int t, int allowed) {
+  (void)allowed;
+  shegong__v1__level_history_request__init(&b->hist);
+  b->hist.id = b->worker_id = pick_worker(town_of(t), 0).id;
+  return &b->hist.base;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The expected outcome, from the rules in auth.proto */
 
@@ -763,15 +1025,27 @@ typedef struct method_spec {
 
 /*
  * DISTRICT_ADMIN: everything. TOWN_OPERATOR: reads and writes only its
- * town's units and workers. AUDITOR: reads everything and the audit log,
- * changes nothing. SERVICE: the methods its token lists. Admin/Hello needs
- * no token; WhoAmI is every token's. Nobody changes or deletes the audit log.
+ * town's units and workers (their assessments, visits, courses, attendance
+ * and level steps with them), and reads the district policy. AUDITOR: reads
+ * everything and the audit log, changes nothing. SERVICE: the methods its
+ * token lists. Admin/Hello needs no token; WhoAmI is every token's. Nobody
+ * changes or deletes the audit log.
  */
 static const method_spec specs[] = {
     {"/shegong.v1.Admin/Backup", R_ADMIN, TG_NONE, 0, 0, b_backup},
     {"/shegong.v1.Admin/Compact", R_ADMIN, TG_NONE, 1, 0, b_compact},
     {"/shegong.v1.Admin/Hello", R_READERS, TG_NONE, 0, 0, b_hello},
+    {"/shegong.v1.Assessments/Amend", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_assess_amend},
+    {"/shegong.v1.Assessments/Bulk", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_assess_bulk},
+    {"/shegong.v1.Assessments/Eligibility", R_READERS, TG_ALL, 0, 1, b_eligibility},
+    {"/shegong.v1.Assessments/List", R_READERS, TG_TOWNS, 0, 0, b_assess_list},
+    {"/shegong.v1.Assessments/Record", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_assess_record},
+    {"/shegong.v1.Assessments/SetVisits", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_set_visits},
+    {"/shegong.v1.Assessments/VisitsReport", R_READERS, TG_ALL, 0, 1, b_visits_report},
     {"/shegong.v1.Audit/List", R_ADMIN | R_AUDITOR, TG_NONE, 0, 0, b_audit_list},
+    {"/shegong.v1.Policies/Get", R_READERS, TG_NONE, 0, 0, b_policy_get},
+    /* the district's rules are the district's */
+    {"/shegong.v1.Policies/Set", R_ADMIN, TG_NONE, 1, 0, b_policy_set},
     {"/shegong.v1.Sync/Pull", R_READERS, TG_ALL, 0, 0, b_pull},
     {"/shegong.v1.Sync/Push", R_ADMIN | R_TOWN, TG_ALL, 1, 0, b_push},
     {"/shegong.v1.Sync/Snapshot", R_READERS, TG_ALL, 0, 0, b_snapshot},
@@ -780,13 +1054,21 @@ static const method_spec specs[] = {
     {"/shegong.v1.Tokens/List", R_ADMIN | R_AUDITOR, TG_NONE, 0, 0, b_token_list},
     {"/shegong.v1.Tokens/Revoke", R_ADMIN, TG_NONE, 1, 0, b_token_revoke},
     {"/shegong.v1.Tokens/WhoAmI", R_READERS, TG_NONE, 0, 0, b_whoami},
+    {"/shegong.v1.Training/Attend", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_attend},
+    {"/shegong.v1.Training/Compliance", R_READERS, TG_ALL, 0, 1, b_compliance},
+    /* a town token's course without a town is its own town's: no district target */
+    {"/shegong.v1.Training/CreateCourse", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_course_create},
+    {"/shegong.v1.Training/ListAttendance", R_READERS, TG_TOWNS, 0, 0, b_list_attendance},
+    {"/shegong.v1.Training/ListCourses", R_READERS, TG_ALL, 0, 1, b_list_courses},
     {"/shegong.v1.Units/Create", R_ADMIN | R_TOWN, TG_ALL, 1, 0, b_unit_create},
     /* the district unit is everyone's: a town's snapshot carries it too */
     {"/shegong.v1.Units/Get", R_READERS, TG_ALL, 0, 1, b_unit_get},
     {"/shegong.v1.Units/List", R_READERS, TG_ALL, 0, 1, b_unit_list},
+    {"/shegong.v1.Workers/ChangeLevel", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_change_level},
     {"/shegong.v1.Workers/Create", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_worker_create},
     {"/shegong.v1.Workers/Get", R_READERS, TG_TOWNS, 0, 0, b_worker_get},
     {"/shegong.v1.Workers/Leave", R_ADMIN | R_TOWN, TG_TOWNS, 1, 0, b_worker_leave},
+    {"/shegong.v1.Workers/LevelHistory", R_READERS, TG_TOWNS, 0, 0, b_level_history},
     {"/shegong.v1.Workers/List", R_READERS, TG_ALL, 0, 1, b_worker_list},
     /* district target: moving an own-town worker to another town (a transfer) */
     {"/shegong.v1.Workers/Update", R_ADMIN | R_TOWN, TG_ALL, 1, 0, b_worker_update},
@@ -891,6 +1173,11 @@ static void test_access_matrix(void **state) {
   fx *f = *state;
   /* P_EXPIRED's token must be past its time */
   while (time(NULL) <= f->expires) hs_sleep_ms(100);
+  /* Eligibility needs a pay ladder, and ChangeLevel keeps to it: load one first */
+  reqbuf *pb = calloc(1, sizeof *pb);
+  assert_non_null(pb);
+  free_msg(must_call(f->c, "Policies/Set", b_policy_set(pb, T_NA, 1)));
+  free(pb);
 
   size_t n_methods = sg_methods_count(), cases = 0, bad = 0;
   const char *missing = NULL;
@@ -964,6 +1251,9 @@ static void test_access_matrix(void **state) {
           }
           int data = strncmp(m->path, "/shegong.v1.Units/", 18) == 0 ||
                      strncmp(m->path, "/shegong.v1.Workers/", 20) == 0 ||
+                     strncmp(m->path, "/shegong.v1.Assessments/", 24) == 0 ||
+                     strncmp(m->path, "/shegong.v1.Training/", 21) == 0 ||
+                     strncmp(m->path, "/shegong.v1.Policies/", 21) == 0 ||
                      strcmp(m->path, "/shegong.v1.Sync/Push") == 0;
           if (data && changes_since(head, NULL) == 0) {
             print_message("%s as %s, %s: OK, yet no change was logged\n", mi->path, P[p].name,

@@ -22,7 +22,12 @@
 #include "import.h"
 #include "replica.h"
 #include "shegong.h"
+#include "csvio.h"
+#include "policyfile.h"
 #include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/assessments.pb-c.h"
+#include "shegong/v1/policy.pb-c.h"
+#include "shegong/v1/training.pb-c.h"
 #include "shegong/v1/audit.pb-c.h"
 #include "shegong/v1/auth.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
@@ -68,6 +73,25 @@ static void usage(FILE *f) {
         "              [--page-size N --page-token T]\n"
         "  worker update ID [--expected-version V] --FIELD VALUE ...\n"
         "  worker leave ID --date YYYY-MM-DD --reason TEXT [--expected-version V]\n"
+        "  worker level ID --kind early_step|periodic_step|promotion|demotion|adjustment\n"
+        "               --level N [--post P] [--effective-date D] --reason TEXT\n"
+        "  worker levels ID                      the worker's post and level history\n"
+        "  policy show [--version N] | policy load FILE [--dry-run]   (docs/POLICY.md)\n"
+        "  assess add --worker-id ID --kind 年终|平时|专项|综合 --year Y [--quarter Q|--month M]\n"
+        "             --superior-score S --resident-score S --assessor A --assessed-on D\n"
+        "             [--grade G] [--note T] [--visits N]\n"
+        "  assess list --worker-id ID | --unit CODE | --town CODE [--year Y] [--kind K]\n"
+        "  assess amend ID --FIELD VALUE ... [--expected-version V]\n"
+        "  assess bulk FILE.csv --unit CODE      one transaction: all rows or none\n"
+        "  visits set --worker-id ID --year Y --count N\n"
+        "  training course add --name N --kind 岗前|年度|升岗|专业|脱产 --hours H\n"
+        "                      --start-date D --end-date D [--provider P] [--town CODE]\n"
+        "  training course list [--year Y] [--town CODE] [--kind K]\n"
+        "  training attend COURSE_ID WORKER_ID... [--hours H]\n"
+        "  training list --worker-id ID | --course-id ID\n"
+        "  report eligibility [--town CODE|--unit CODE] [--year Y] [--as-of D]\n"
+        "  report training-compliance [--town CODE|--unit CODE] [--year Y]\n"
+        "  report visits [--town CODE|--unit CODE] [--year Y] [--below N]\n"
         "  changes [--town CODE] [--since REV] [--limit N]   the changelog\n"
         "  import workers|units FILE.csv [--encoding utf-8|gbk] [--dry-run] [--errors F]\n"
         "  export workers [--town CODE] [--include-left] [--encoding utf-8|gbk] [--file F]\n"
@@ -92,7 +116,8 @@ static const char *alias(const char *flag) {
   static const char *const pairs[][2] = {
       {"idno", "id_number"}, {"unit", "unit_code"}, {"grid", "grid_code"},
       {"town", "town_code"}, {"parent", "parent_code"}, {"date", "leave_date"},
-      {"expires", "expires_at"}, {"method", "methods"},
+      {"expires", "expires_at"}, {"method", "methods"}, {"worker", "worker_id"},
+      {"course", "course_id"},
       {NULL, NULL}};
   for (size_t i = 0; pairs[i][0]; i++)
     if (strcmp(flag, pairs[i][0]) == 0) return pairs[i][1];
@@ -446,7 +471,29 @@ static int cmd_worker(cli *c, const char *verb, int argc, char **argv) {
     }
     return call_print(c, "Workers/Leave", &req.base);
   }
-  fprintf(stderr, "shegong: worker add|show|list|update|leave, not \"%s\"\n", verb);
+  if (strcmp(verb, "level") == 0) {
+    Shegong__V1__ChangeLevelRequest req = SHEGONG__V1__CHANGE_LEVEL_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id) || !req.kind || !req.level) {
+      fprintf(stderr, "shegong: worker level ID --kind K --level N [--post P] --reason TEXT\n");
+      return EXIT_USAGE;
+    }
+    if (!req.expected_version && (rc = current_version(c, req.id, &req.expected_version)))
+      return rc;
+    return call_print(c, "Workers/ChangeLevel", &req.base);
+  }
+  if (strcmp(verb, "levels") == 0) {
+    Shegong__V1__LevelHistoryRequest req = SHEGONG__V1__LEVEL_HISTORY_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: worker levels ID\n");
+      return EXIT_USAGE;
+    }
+    return call_print(c, "Workers/LevelHistory", &req.base);
+  }
+  fprintf(stderr, "shegong: worker add|show|list|update|leave|level|levels, not \"%s\"\n", verb);
   return EXIT_USAGE;
 }
 
@@ -641,6 +688,453 @@ static int cmd_admin(cli *c, const char *verb, int argc, char **argv) {
   return EXIT_USAGE;
 }
 
+
+/* ---- policy, assessments, training, reports ------------------------------------ */
+
+static char *read_file_bounded(const char *path, size_t max, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "shegong: %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  char *buf = malloc(max + 1);
+  size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+  int err = ferror(f);
+  fclose(f);
+  if (!buf || err) {
+    fprintf(stderr, "shegong: %s: cannot read\n", path);
+    free(buf);
+    return NULL;
+  }
+  if (n > max) {
+    fprintf(stderr, "shegong: %s: larger than %zu bytes\n", path, max);
+    free(buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  *len = n;
+  return buf;
+}
+
+static int cmd_policy(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[1];
+  int n_pos, rc;
+  if (strcmp(verb, "show") == 0) {
+    Shegong__V1__GetPolicyRequest req = SHEGONG__V1__GET_POLICY_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (c->print.format != SG_FORMAT_TABLE) return call_print(c, "Policies/Get", &req.base);
+    ProtobufCMessage *resp;
+    sg_status st;
+    if (do_call(c, "Policies/Get", &req.base, &resp, &st) != 0) {
+      print_status("Policies/Get", &st);
+      return EXIT_CALL;
+    }
+    /* the file format: what `policy load` reads back */
+    sg_policy_write(stdout, (Shegong__V1__Policy *)resp);
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return 0;
+  }
+  if (strcmp(verb, "load") != 0) {
+    fprintf(stderr, "shegong: policy show|load, not \"%s\"\n", verb);
+    return EXIT_USAGE;
+  }
+  const char *file = NULL;
+  int dry = 0;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--dry-run") == 0) dry = 1;
+    else if (argv[i][0] != '-' && !file) file = argv[i];
+    else {
+      fprintf(stderr, "shegong: policy load FILE [--dry-run]\n");
+      return EXIT_USAGE;
+    }
+  }
+  if (!file) {
+    fprintf(stderr, "shegong: policy load FILE [--dry-run]\n");
+    return EXIT_USAGE;
+  }
+  size_t len;
+  char *text = read_file_bounded(file, SG_POLICY_FILE_MAX, &len);
+  if (!text) return EXIT_USAGE;
+  sg_policy_src *src = calloc(1, sizeof *src);
+  Shegong__V1__Policy *p = NULL;
+  rc = src ? sg_policy_parse(text, len, &c->arena, &p, src) : SG_ENOMEM;
+  free(text);
+  if (rc) {
+    for (size_t i = 0; src && i < src->n_errors && i < SG_POLICY_ERRORS_MAX; i++)
+      fprintf(stderr, "%s:%s\n", file, src->errors[i] + 5); /* "line 7: x" -> "FILE:7: x" */
+    if (src && src->n_errors > SG_POLICY_ERRORS_MAX)
+      fprintf(stderr, "%s: and %zu more\n", file, src->n_errors - SG_POLICY_ERRORS_MAX);
+    fprintf(stderr, "shegong: %s: nothing was loaded\n", file);
+    free(src);
+    return EXIT_USAGE;
+  }
+  int code = 0;
+  if (dry) {
+    printf("%s: the file reads well; the server checks the rest at load\n", file);
+    sg_policy_write(stdout, p);
+    free(src);
+    return 0;
+  }
+  ProtobufCMessage *cur;
+  sg_status st;
+  Shegong__V1__GetPolicyRequest gq = SHEGONG__V1__GET_POLICY_REQUEST__INIT;
+  if (do_call(c, "Policies/Get", &gq.base, &cur, &st) != 0) {
+    print_status("Policies/Get", &st);
+    free(src);
+    return EXIT_CALL;
+  }
+  Shegong__V1__SetPolicyRequest req = SHEGONG__V1__SET_POLICY_REQUEST__INIT;
+  req.expected_version = ((Shegong__V1__Policy *)cur)->version;
+  protobuf_c_message_free_unpacked(cur, NULL);
+  req.policy = p;
+  ProtobufCMessage *resp;
+  if (do_call(c, "Policies/Set", &req.base, &resp, &st) != 0) {
+    /* the server's words, against the lines that set each field */
+    fprintf(stderr, "shegong: %s: %s: %s\n", file, sg_code_name(st.code), st.message);
+    for (size_t i = 0; i < st.n_violations && i < SG_STATUS_VIOLATIONS_MAX; i++) {
+      int line = sg_policy_line_of(src, st.violations[i].field);
+      if (line) fprintf(stderr, "%s:%d: %s: %s\n", file, line, st.violations[i].field,
+                        st.violations[i].description);
+      else fprintf(stderr, "%s: %s: %s\n", file, st.violations[i].field, st.violations[i].description);
+    }
+    code = EXIT_CALL;
+  } else {
+    Shegong__V1__Policy *np = (Shegong__V1__Policy *)resp;
+    printf("policy version %llu loaded from %s\n", (unsigned long long)np->version, file);
+    protobuf_c_message_free_unpacked(resp, NULL);
+  }
+  free(src);
+  return code;
+}
+
+/* Prints a report's caption (table output only) and then the report. */
+static int report_print(cli *c, const char *method, const ProtobufCMessage *req,
+                        void (*caption)(const ProtobufCMessage *)) {
+  ProtobufCMessage *resp;
+  sg_status st;
+  if (!c->replica_dir && !c->client && connect_cli(c)) return EXIT_CALL;
+  if (do_call(c, method, req, &resp, &st) != 0) {
+    print_status(method, &st);
+    return EXIT_CALL;
+  }
+  if (c->print.format == SG_FORMAT_TABLE && caption) caption(resp);
+  int rc = sg_print_message(stdout, resp, &c->print);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  if (rc == SG_EINVAL) {
+    fprintf(stderr, "shegong: --columns names a field the answer does not have\n");
+    return EXIT_USAGE;
+  }
+  return rc ? EXIT_CALL : 0;
+}
+
+static void caption_visits(const ProtobufCMessage *m) {
+  const Shegong__V1__VisitsReportResponse *r = (const void *)m;
+  printf("%u 年走访: 最低 %u 户 (年中入职按在岗天数折算); %u 名社工中 %zu 名不足\n", r->year,
+         r->minimum, r->workers, r->n_rows);
+}
+
+static void caption_eligibility(const ProtobufCMessage *m) {
+  const Shegong__V1__EligibilityReport *r = (const void *)m;
+  size_t early = 0;
+  for (size_t i = 0; i < r->n_rows; i++)
+    early += r->rows[i]->rule == SHEGONG__V1__STEP_RULE__EARLY_STEP_RULE;
+  printf("%s: 截至 %u 年考核、%s; %u 名在岗社工中 %zu 名可提前升级, %zu 名可定期晋档\n",
+         r->ladder, r->year, r->as_of, r->workers, early, r->n_rows - early);
+}
+
+static void caption_compliance(const ProtobufCMessage *m) {
+  const Shegong__V1__ComplianceReport *r = (const void *)m;
+  printf("%u 年三必训: %u 名在岗社工, 书记 %u 名, 新进 %u 名, 升岗 %u 人次; 缺训 %zu 项\n", r->year,
+         r->workers, r->secretaries, r->new_hires, r->promotions, r->n_rows);
+}
+
+static int cmd_report(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[1];
+  int n_pos, rc;
+  if (strcmp(verb, "visits") == 0) {
+    Shegong__V1__VisitsReportRequest req = SHEGONG__V1__VISITS_REPORT_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return report_print(c, "Assessments/VisitsReport", &req.base, caption_visits);
+  }
+  if (strcmp(verb, "eligibility") == 0) {
+    Shegong__V1__EligibilityRequest req = SHEGONG__V1__ELIGIBILITY_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (c->print.format == SG_FORMAT_TABLE && !c->print.columns)
+      c->print.columns = "worker_id,name,unit_code,rule,post,level,to_level,evidence_summary";
+    return report_print(c, "Assessments/Eligibility", &req.base, caption_eligibility);
+  }
+  if (strcmp(verb, "training-compliance") == 0) {
+    Shegong__V1__ComplianceRequest req = SHEGONG__V1__COMPLIANCE_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return report_print(c, "Training/Compliance", &req.base, caption_compliance);
+  }
+  fprintf(stderr, "shegong: report eligibility|training-compliance|visits, not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
+/* Reads an assessment's current version, for an amend without --expected-version. */
+static int assessment_version(cli *c, uint64_t id, uint64_t *version) {
+  /* there is no Get: the worker's list has it, but the id alone does not
+   * name the worker, so the caller must give --expected-version */
+  (void)c, (void)id, (void)version;
+  fprintf(stderr, "shegong: assess amend needs --expected-version (from assess list)\n");
+  return EXIT_USAGE;
+}
+
+/* assess bulk: a CSV whose header names Assessment fields (and household_visits). */
+static int assess_bulk(cli *c, const char *file, const char *unit) {
+  size_t len;
+  char *raw = read_file_bounded(file, 16u << 20, &len);
+  if (!raw) return EXIT_USAGE;
+  char *text = NULL, why[160];
+  size_t tlen;
+  const char *enc;
+  if (sg_text_to_utf8(raw, len, NULL, &text, &tlen, &enc, why, sizeof why)) {
+    fprintf(stderr, "shegong: %s: %s\n", file, why);
+    free(raw);
+    return EXIT_USAGE;
+  }
+  free(raw);
+  sg_csv csv;
+  sg_csv_init(&csv, text, tlen);
+  char **hdr = NULL, **f = NULL;
+  size_t nh = 0, nf = 0, line;
+  int code = 0;
+  if (sg_csv_next(&csv, &hdr, &nh, &line, why, sizeof why) != 1) {
+    fprintf(stderr, "shegong: %s: no header row\n", file);
+    free(text);
+    return EXIT_USAGE;
+  }
+  Shegong__V1__BulkAssessmentRequest req = SHEGONG__V1__BULK_ASSESSMENT_REQUEST__INIT;
+  req.unit_code = (char *)unit;
+  size_t cap = 0;
+  size_t *lines = NULL;
+  int r;
+  while ((r = sg_csv_next(&csv, &f, &nf, &line, why, sizeof why)) == 1) {
+    int blank = 1;
+    for (size_t i = 0; i < nf; i++) blank &= f[i][0] == '\0';
+    if (blank) {
+      sg_csv_free_row(f, nf);
+      continue;
+    }
+    if (req.n_rows == 2000) {
+      fprintf(stderr, "%s:%zu: more than 2000 rows: split the file\n", file, line);
+      code = EXIT_USAGE;
+      sg_csv_free_row(f, nf);
+      break;
+    }
+    if (req.n_rows == cap) {
+      cap = cap ? cap * 2 : 64;
+      Shegong__V1__RecordAssessmentRequest **g = realloc(req.rows, cap * sizeof *g);
+      size_t *gl = realloc(lines, cap * sizeof *gl);
+      if (g) req.rows = g;
+      if (gl) lines = gl;
+      if (!g || !gl) {
+        code = EXIT_CALL;
+        sg_csv_free_row(f, nf);
+        break;
+      }
+    }
+    Shegong__V1__RecordAssessmentRequest *row = sg_arena_calloc(&c->arena, sizeof *row);
+    Shegong__V1__Assessment *a = sg_arena_calloc(&c->arena, sizeof *a);
+    if (!row || !a) {
+      code = EXIT_CALL;
+      sg_csv_free_row(f, nf);
+      break;
+    }
+    shegong__v1__record_assessment_request__init(row);
+    shegong__v1__assessment__init(a);
+    row->assessment = a;
+    for (size_t i = 0; i < nf && i < nh; i++) {
+      if (!f[i][0]) continue;
+      char fwhy[160] = "";
+      if (strcmp(hdr[i], "household_visits") == 0 || strcmp(hdr[i], "visits") == 0) {
+        row->set_visits = 1;
+        if (sg_msg_set_field(&row->base, &c->arena.allocator, "household_visits", f[i], fwhy,
+                             sizeof fwhy)) {
+          fprintf(stderr, "%s:%zu: %s: %s\n", file, line, hdr[i], fwhy);
+          code = EXIT_USAGE;
+        }
+      } else if (sg_msg_set_field(&a->base, &c->arena.allocator, hdr[i], f[i], fwhy, sizeof fwhy)) {
+        fprintf(stderr, "%s:%zu: %s: %s\n", file, line, hdr[i], fwhy[0] ? fwhy : "no such column");
+        code = EXIT_USAGE;
+      }
+    }
+    lines[req.n_rows] = line;
+    req.rows[req.n_rows++] = row;
+    sg_csv_free_row(f, nf);
+  }
+  if (r < 0) {
+    fprintf(stderr, "shegong: %s: %s\n", file, why);
+    code = EXIT_USAGE;
+  }
+  sg_csv_free_row(hdr, nh);
+  if (code == 0 && req.n_rows == 0) {
+    fprintf(stderr, "shegong: %s: no rows\n", file);
+    code = EXIT_USAGE;
+  }
+  if (code == 0) {
+    ProtobufCMessage *resp;
+    sg_status st;
+    if (!c->client && connect_cli(c)) {
+      code = EXIT_CALL;
+    } else if (do_call(c, "Assessments/Bulk", &req.base, &resp, &st) != 0) {
+      fprintf(stderr, "shegong: %s: %s: %s\n", file, sg_code_name(st.code), st.message);
+      for (size_t i = 0; i < st.n_violations && i < SG_STATUS_VIOLATIONS_MAX; i++) {
+        size_t k;
+        /* rows[3].assessment.year -> the CSV line of row 3 */
+        if (sscanf(st.violations[i].field, "rows[%zu]", &k) == 1 && k < req.n_rows)
+          fprintf(stderr, "%s:%zu: %s: %s\n", file, lines[k], st.violations[i].field,
+                  st.violations[i].description);
+        else
+          fprintf(stderr, "%s: %s: %s\n", file, st.violations[i].field, st.violations[i].description);
+      }
+      code = EXIT_CALL;
+    } else {
+      Shegong__V1__BulkAssessmentResponse *br = (void *)resp;
+      if (c->print.format == SG_FORMAT_TABLE)
+        printf("%zu assessments recorded for %s\n", br->n_assessments, unit);
+      sg_print_message(stdout, resp, &c->print);
+      protobuf_c_message_free_unpacked(resp, NULL);
+    }
+  }
+  free(req.rows);
+  free(lines);
+  free(text);
+  return code;
+}
+
+static int cmd_assess(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[2];
+  int n_pos, rc;
+  if (strcmp(verb, "add") == 0) {
+    Shegong__V1__Assessment a = SHEGONG__V1__ASSESSMENT__INIT;
+    Shegong__V1__RecordAssessmentRequest req = SHEGONG__V1__RECORD_ASSESSMENT_REQUEST__INIT;
+    static const char *const extra[] = {"visits", NULL};
+    const char *extra_val[1] = {NULL};
+    if ((rc = parse_fields(c, argc, argv, &a.base, pos, 0, &n_pos, NULL, NULL, extra, extra_val)))
+      return rc;
+    if (extra_val[0]) {
+      char why[160] = "";
+      req.set_visits = 1;
+      if (sg_msg_set_field(&req.base, &c->arena.allocator, "household_visits", extra_val[0], why,
+                           sizeof why)) {
+        fprintf(stderr, "shegong: --visits: %s\n", why);
+        return EXIT_USAGE;
+      }
+    }
+    req.assessment = &a;
+    return call_print(c, "Assessments/Record", &req.base);
+  }
+  if (strcmp(verb, "list") == 0) {
+    Shegong__V1__ListAssessmentsRequest req = SHEGONG__V1__LIST_ASSESSMENTS_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return call_print(c, "Assessments/List", &req.base);
+  }
+  if (strcmp(verb, "amend") == 0) {
+    Shegong__V1__Assessment a = SHEGONG__V1__ASSESSMENT__INIT;
+    Shegong__V1__AmendAssessmentRequest req = SHEGONG__V1__AMEND_ASSESSMENT_REQUEST__INIT;
+    static const char *const extra[] = {"expected_version", NULL};
+    const char *extra_val[1] = {NULL};
+    if ((rc = parse_fields(c, argc, argv, &a.base, pos, 1, &n_pos, &req.base, "update_mask", extra,
+                           extra_val)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id) || !req.n_update_mask) {
+      fprintf(stderr, "shegong: assess amend ID --FIELD VALUE ... --expected-version V\n");
+      return EXIT_USAGE;
+    }
+    if (!extra_val[0]) return assessment_version(c, req.id, &req.expected_version);
+    if (parse_id(extra_val[0], &req.expected_version)) {
+      fprintf(stderr, "shegong: --expected-version wants a positive number\n");
+      return EXIT_USAGE;
+    }
+    req.assessment = &a;
+    return call_print(c, "Assessments/Amend", &req.base);
+  }
+  if (strcmp(verb, "bulk") == 0) {
+    const char *file = NULL, *unit = NULL;
+    for (int i = 0; i < argc; i++) {
+      if ((strcmp(argv[i], "--unit") == 0 || strcmp(argv[i], "--unit-code") == 0) && i + 1 < argc)
+        unit = argv[++i];
+      else if (argv[i][0] != '-' && !file) file = argv[i];
+      else file = NULL, i = argc;
+    }
+    if (!file || !unit) {
+      fprintf(stderr, "shegong: assess bulk FILE.csv --unit CODE\n");
+      return EXIT_USAGE;
+    }
+    return assess_bulk(c, file, unit);
+  }
+  fprintf(stderr, "shegong: assess add|list|amend|bulk, not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
+static int cmd_visits(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[1];
+  int n_pos, rc;
+  if (strcmp(verb, "set") == 0) {
+    Shegong__V1__SetVisitsRequest req = SHEGONG__V1__SET_VISITS_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return call_print(c, "Assessments/SetVisits", &req.base);
+  }
+  if (strcmp(verb, "report") == 0) return cmd_report(c, "visits", argc, argv);
+  fprintf(stderr, "shegong: visits set|report, not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
+static int cmd_training(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[1024];
+  int n_pos, rc;
+  if (strcmp(verb, "course") == 0 && argc >= 1 && strcmp(argv[0], "add") == 0) {
+    Shegong__V1__Course course = SHEGONG__V1__COURSE__INIT;
+    Shegong__V1__CreateCourseRequest req = SHEGONG__V1__CREATE_COURSE_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc - 1, argv + 1, &course.base, pos, 0, &n_pos, NULL, NULL, NULL,
+                           NULL)))
+      return rc;
+    req.course = &course;
+    return call_print(c, "Training/CreateCourse", &req.base);
+  }
+  if (strcmp(verb, "course") == 0 && argc >= 1 && strcmp(argv[0], "list") == 0) {
+    Shegong__V1__ListCoursesRequest req = SHEGONG__V1__LIST_COURSES_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc - 1, argv + 1, &req.base, pos, 0, &n_pos, NULL, NULL, NULL,
+                           NULL)))
+      return rc;
+    return call_print(c, "Training/ListCourses", &req.base);
+  }
+  if (strcmp(verb, "attend") == 0) {
+    Shegong__V1__AttendRequest req = SHEGONG__V1__ATTEND_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1024, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    uint64_t *ids = n_pos ? sg_arena_alloc(&c->arena, (size_t)n_pos * sizeof *ids) : NULL;
+    if (n_pos < 2 || !ids || parse_id(pos[0], &req.course_id)) {
+      fprintf(stderr, "shegong: training attend COURSE_ID WORKER_ID... [--hours H]\n");
+      return EXIT_USAGE;
+    }
+    for (int i = 1; i < n_pos; i++)
+      if (parse_id(pos[i], &ids[i - 1])) {
+        fprintf(stderr, "shegong: \"%s\" is not a worker id\n", pos[i]);
+        return EXIT_USAGE;
+      }
+    req.worker_ids = ids;
+    req.n_worker_ids = (size_t)n_pos - 1;
+    return call_print(c, "Training/Attend", &req.base);
+  }
+  if (strcmp(verb, "list") == 0) {
+    Shegong__V1__ListAttendanceRequest req = SHEGONG__V1__LIST_ATTENDANCE_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return call_print(c, "Training/ListAttendance", &req.base);
+  }
+  fprintf(stderr, "shegong: training course add|list, attend, list; not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
 static int print_and_free(cli *c, ProtobufCMessage *m) {
   int rc = sg_print_message(stdout, m, &c->print);
   protobuf_c_message_free_unpacked(m, NULL);
@@ -820,6 +1314,21 @@ int main(int argc, char **argv) {
   } else if (strcmp(noun, "audit") == 0) {
     const char *verb = argv[i++];
     code = cmd_audit(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "policy") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_policy(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "assess") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_assess(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "visits") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_visits(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "training") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_training(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "report") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_report(&c, verb, argc - i, argv + i);
   } else {
     fprintf(stderr, "shegong: unknown command \"%s\"\n", noun);
     usage(stderr);

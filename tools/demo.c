@@ -17,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policyfile.h"
 #include "shegong.h"
+#include "shegong/v1/assessments.pb-c.h"
+#include "shegong/v1/policy.pb-c.h"
+#include "shegong/v1/training.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 #include "timeutil.h"
@@ -67,7 +71,7 @@ typedef struct rng {
   uint64_t s[4];
 } rng;
 
-enum { STREAM_NAMES = 1, STREAM_TOWN = 2, STREAM_WORKERS = 3 };
+enum { STREAM_NAMES = 1, STREAM_TOWN = 2, STREAM_WORKERS = 3, STREAM_HISTORY = 4 };
 
 static uint64_t splitmix64(uint64_t *x) {
   uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
@@ -331,6 +335,13 @@ typedef struct worker_plan {
   const char *leave_reason;
 
   uint64_t id; /* from the server's answer, for Leave */
+
+  /* history: created one level down, then stepped up on step_date (the
+   * last four-year anniversary), unless the step is still due */
+  uint32_t created_level;
+  char step_date[11];
+  long hire_day, leave_day; /* leave_day 0: still working */
+  int merit;                /* a lasting lean of the worker's scores, -6..+6 */
 } worker_plan;
 
 typedef struct demo {
@@ -782,6 +793,32 @@ static void plan_worker(worker_ctx *wc, const unit_plan *unit, slot s, const dem
   if (!credited) prior /= 2;
   int level = 1 + (service + prior) / 4 + (int)w->certification;
   w->level = (uint32_t)(level > 12 ? 12 : level);
+  w->created_level = w->level;
+  w->hire_day = hire;
+  /* the last periodic step: on the latest four-year anniversary of the hire,
+   * recorded through Workers/ChangeLevel; about one in eight recent ones is
+   * still waiting to be granted, which the eligibility report shows */
+  /* drawn from a stream of its own, so that names, dates and ID numbers of
+   * each seed stay as they were before the demo had history */
+  rng h;
+  rng_init(&h, d->seed, STREAM_HISTORY, (uint64_t)hire * 7919u + w->level);
+  w->merit = rng_range(&h, -6, 6);
+  int steps = service / 4;
+  if (steps > 0 && w->level > 1) {
+    long step = add_years(hire, 4 * steps);
+    bool recent = step > days_from_civil(WORLD_END_Y - 1, 12, 31);
+    if (!(recent && rng_chance(&h, 125))) {
+      w->created_level = w->level - 1;
+      format_date(step, w->step_date);
+    } else {
+      /* the step is due, not yet given: the one before it is the last */
+      w->level = w->created_level = w->level - 1;
+      if (steps > 1 && w->level > 1) {
+        w->created_level = w->level - 1;
+        format_date(add_years(hire, 4 * (steps - 1)), w->step_date);
+      }
+    }
+  }
 
   w->status = SHEGONG__V1__WORKER_STATUS__ACTIVE;
   if (town_centre && hire >= days_from_civil(WORLD_END_Y, 1, 1))
@@ -799,6 +836,7 @@ static void plan_worker(worker_ctx *wc, const unit_plan *unit, slot s, const dem
       hire <= leave_last_hire && rng_chance(r, 35)) {
     long leave = rng_day(r, hire + 90, last_day);
     w->leaves = true;
+    w->leave_day = leave;
     format_date(leave, w->leave_date);
     w->leave_reason = pick_leave_reason(r, years_between(birth, leave));
   }
@@ -1059,7 +1097,7 @@ static int send_worker(pipeline *p, const worker_plan *w, size_t item) {
   worker.source = w->source;
   worker.certification = w->certification;
   worker.post = (char *)w->post;
-  worker.level = w->level;
+  worker.level = w->created_level;
   worker.unit_code = (char *)w->unit->code;
   if (w->grid) worker.grid_code = (char *)w->grid->code;
   worker.hire_date = (char *)w->hire_date;
@@ -1134,6 +1172,359 @@ static int load_district(sg_client *c, demo *d) {
     if (d->workers[i].leaves && d->workers[i].id != 0)
       if (send_leave(&p, &d->workers[i], i) != 0) return -1;
   return pipeline_drain(&p);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* History: the district's policy, three years of year-end assessments with
+ * household visits, level steps, and training, so that every report has
+ * something to show. All of it goes through the API, as a town would. */
+
+/* 崇川's rules as the demo uses them; both step rules, so that both show. */
+static const char demo_policy[] =
+    "name = 崇川区 (demo)\n"
+    "[assessment]\n"
+    "superior_weight = 70\nresident_weight = 30\n"
+    "excellent_min = 90\nqualified_min = 75\nbasic_min = 60\n"
+    "visit_minimum = 200\n"
+    "[training]\n"
+    "pre_service_grace_days = 30\npromotion_grace_days = 0\nsecretary_annual_hours = 24\n"
+    "[ladder]\n"
+    "name = 四岗十二档\nperiodic_step_years = 4\nearly_step_excellent_years = 2\n"
+    "post = A 1-12\npost = B 1-12\npost = C 1-12\npost = D 1-12\n";
+
+#define HISTORY_YEARS 3
+
+/* A window of pipelined calls of any method; an error stops the load. */
+typedef struct hpipe {
+  sg_client *client;
+  size_t n;
+  uint32_t ids[WINDOW];
+  char what[WINDOW][96];
+  size_t sent;
+} hpipe;
+
+static int hpipe_recv(hpipe *p) {
+  uint32_t id = 0;
+  ProtobufCMessage *resp = NULL;
+  sg_status st;
+  memset(&st, 0, sizeof st);
+  int rc = sg_call_recv_any(p->client, &id, &resp, CALL_TIMEOUT_MS, &st);
+  if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+  size_t i = 0;
+  while (i < p->n && p->ids[i] != id) i++;
+  if (rc != 0) {
+    report_failure(i < p->n ? p->what[i] : "loading history", &st);
+    return -1;
+  }
+  if (i == p->n) return 0;
+  p->n--;
+  p->ids[i] = p->ids[p->n];
+  memcpy(p->what[i], p->what[p->n], sizeof p->what[i]);
+  return 0;
+}
+
+static int hpipe_send(hpipe *p, const char *method, const ProtobufCMessage *req, const char *what) {
+  if (p->n == WINDOW && hpipe_recv(p) != 0) return -1;
+  sg_status st;
+  memset(&st, 0, sizeof st);
+  uint32_t id;
+  if (sg_call_send(p->client, method, req, CALL_TIMEOUT_MS, &id, &st) != 0) {
+    report_failure(what, &st);
+    return -1;
+  }
+  p->ids[p->n] = id;
+  snprintf(p->what[p->n], sizeof p->what[0], "%s", what);
+  p->n++;
+  p->sent++;
+  return 0;
+}
+
+static int hpipe_drain(hpipe *p) {
+  while (p->n)
+    if (hpipe_recv(p) != 0) return -1;
+  return 0;
+}
+
+/* One call, answered before the next: for the few that later calls need. */
+static int call_once(sg_client *c, const char *method, const ProtobufCMessage *req,
+                     ProtobufCMessage **resp, const char *what) {
+  sg_status st;
+  memset(&st, 0, sizeof st);
+  if (sg_call(c, method, req, resp, CALL_TIMEOUT_MS, &st) != 0) {
+    report_failure(what, &st);
+    return -1;
+  }
+  return 0;
+}
+
+static int load_policy(sg_client *c) {
+  sg_arena a;
+  sg_arena_init(&a, 1u << 20);
+  sg_policy_src *src = calloc(1, sizeof *src);
+  Shegong__V1__Policy *p = NULL;
+  int rc = -1;
+  if (src && sg_policy_parse(demo_policy, sizeof demo_policy - 1, &a, &p, src) == 0) {
+    Shegong__V1__SetPolicyRequest req = SHEGONG__V1__SET_POLICY_REQUEST__INIT;
+    Shegong__V1__GetPolicyRequest get = SHEGONG__V1__GET_POLICY_REQUEST__INIT;
+    ProtobufCMessage *cur = NULL, *resp = NULL;
+    if (call_once(c, "Policies/Get", &get.base, &cur, "reading the policy") == 0) {
+      req.expected_version = ((Shegong__V1__Policy *)cur)->version;
+      protobuf_c_message_free_unpacked(cur, NULL);
+      req.policy = p;
+      rc = call_once(c, "Policies/Set", &req.base, &resp, "loading the demo policy");
+      if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+    }
+  } else {
+    fprintf(stderr, "%s: internal error: the demo policy does not parse\n", PROG);
+  }
+  free(src);
+  sg_arena_destroy(&a);
+  return rc;
+}
+
+/* Working on any day of the year? */
+static bool works_in(const worker_plan *w, int year) {
+  return w->id && w->hire_day <= days_from_civil(year, 12, 31) &&
+         (!w->leave_day || w->leave_day >= days_from_civil(year, 1, 1));
+}
+
+static double score(rng *r, int lean) {
+  /* 70-99, one decimal: most land between 80 and 92 */
+  int tenths = rng_triangular(r, 700, 990) + lean * 10;
+  if (tenths < 550) tenths = 550;
+  if (tenths > 995) tenths = 995;
+  return tenths / 10.0;
+}
+
+/* Year-end results (with the year's visits), one Bulk call per unit and year. */
+static int load_assessments(demo *d, hpipe *p, size_t *recorded) {
+  size_t n_units = d->n_towns + d->n_locals;
+  Shegong__V1__RecordAssessmentRequest *rows = calloc(d->n_workers + 1, sizeof *rows);
+  Shegong__V1__RecordAssessmentRequest **row_ptrs = calloc(d->n_workers + 1, sizeof *row_ptrs);
+  Shegong__V1__Assessment *as = calloc(d->n_workers + 1, sizeof *as);
+  char (*dates)[11] = calloc(d->n_workers + 1, sizeof *dates);
+  int rc = rows && row_ptrs && as && dates ? 0 : -1;
+  for (int year = WORLD_END_Y - HISTORY_YEARS + 1; rc == 0 && year <= WORLD_END_Y; year++) {
+    for (size_t u = 0; rc == 0 && u < n_units; u++) {
+      const unit_plan *unit = u < d->n_towns ? &d->towns[u] : &d->locals[u - d->n_towns];
+      /* the rows of this unit; the previous call's rows must have been sent
+       * and answered before their memory is used again */
+      if ((rc = hpipe_drain(p))) break;
+      size_t n = 0;
+      for (size_t i = 0; i < d->n_workers; i++) {
+        worker_plan *w = &d->workers[i];
+        if (w->unit != unit || !works_in(w, year)) continue;
+        rng r;
+        rng_init(&r, d->seed, STREAM_HISTORY, (uint64_t)i * 31 + (uint64_t)year);
+        Shegong__V1__Assessment *a = &as[n];
+        shegong__v1__assessment__init(a);
+        a->worker_id = w->id;
+        a->kind = SHEGONG__V1__ASSESSMENT_KIND__YEAR_END;
+        a->year = (uint32_t)year;
+        a->superior_score = score(&r, w->merit);
+        a->resident_score = score(&r, w->merit / 2);
+        a->assessor = (char *)"街道考核小组";
+        long on = days_from_civil(year + 1, 1, 10 + (int)rng_below(&r, 15));
+        if (w->leave_day && on > w->leave_day) on = w->leave_day;
+        if (on < days_from_civil(year, 1, 1)) on = days_from_civil(year, 1, 1);
+        if (on > days_from_civil(WORLD_END_Y, 12, 31)) on = days_from_civil(WORLD_END_Y, 12, 31);
+        format_date(on, dates[n]);
+        a->assessed_on = dates[n];
+        shegong__v1__record_assessment_request__init(&rows[n]);
+        rows[n].assessment = a;
+        rows[n].set_visits = 1;
+        /* most visit well over 200 households; a few fall short */
+        rows[n].household_visits = (uint32_t)(rng_chance(&r, 80) ? rng_range(&r, 120, 199)
+                                                                 : rng_range(&r, 200, 320));
+        row_ptrs[n] = &rows[n];
+        n++;
+      }
+      if (!n) continue;
+      Shegong__V1__BulkAssessmentRequest req = SHEGONG__V1__BULK_ASSESSMENT_REQUEST__INIT;
+      req.unit_code = (char *)unit->code;
+      req.rows = row_ptrs;
+      req.n_rows = n;
+      char what[96];
+      snprintf(what, sizeof what, "recording %d year-end results of %s", year, unit->code);
+      rc = hpipe_send(p, "Assessments/Bulk", &req.base, what);
+      /* the request is packed when sent: its memory may be reused after the drain */
+      *recorded += n;
+    }
+  }
+  if (rc == 0) rc = hpipe_drain(p);
+  free(rows);
+  free(row_ptrs);
+  free(as);
+  free(dates);
+  return rc;
+}
+
+/* The periodic steps planned with the workers. */
+static int load_steps(demo *d, hpipe *p, size_t *steps) {
+  for (size_t i = 0; i < d->n_workers; i++) {
+    worker_plan *w = &d->workers[i];
+    /* a leaver's record is closed: the step is the level it left at */
+    if (!w->id || !w->step_date[0] || w->leaves) continue;
+    Shegong__V1__ChangeLevelRequest req = SHEGONG__V1__CHANGE_LEVEL_REQUEST__INIT;
+    req.id = w->id;
+    req.expected_version = 1;
+    req.kind = SHEGONG__V1__LEVEL_CHANGE_KIND__PERIODIC_STEP;
+    req.level = w->created_level + 1;
+    req.effective_date = w->step_date;
+    req.reason = (char *)"四年晋一档";
+    char what[96];
+    snprintf(what, sizeof what, "stepping worker %llu up on %s", (unsigned long long)w->id,
+             w->step_date);
+    if (hpipe_send(p, "Workers/ChangeLevel", &req.base, what)) return -1;
+    (*steps)++;
+  }
+  return hpipe_drain(p);
+}
+
+/*
+ * A few promotions in the last year (D to C, the same level), most of them
+ * after a 升岗 course, so that the third rule of 三必训 has cases.
+ */
+static int load_promotions(sg_client *c, demo *d, hpipe *p, size_t *promoted, size_t *courses);
+
+/* A course; its id in *id. */
+static int make_course(sg_client *c, const char *name, Shegong__V1__CourseKind kind, uint32_t hours,
+                       long start, long end, uint64_t *id) {
+  Shegong__V1__Course course = SHEGONG__V1__COURSE__INIT;
+  Shegong__V1__CreateCourseRequest req = SHEGONG__V1__CREATE_COURSE_REQUEST__INIT;
+  char s[11], e[11];
+  format_date(start, s);
+  format_date(end, e);
+  course.name = (char *)name;
+  course.kind = kind;
+  course.hours = hours;
+  course.start_date = s;
+  course.end_date = e;
+  course.provider = (char *)"崇川区社会工作培训中心";
+  req.course = &course;
+  ProtobufCMessage *resp = NULL;
+  if (call_once(c, "Training/CreateCourse", &req.base, &resp, name)) return -1;
+  *id = ((Shegong__V1__Course *)resp)->id;
+  protobuf_c_message_free_unpacked(resp, NULL);
+  return 0;
+}
+
+static int attend(hpipe *p, uint64_t course, uint64_t *ids, size_t n, const char *what) {
+  if (!n) return 0;
+  Shegong__V1__AttendRequest req = SHEGONG__V1__ATTEND_REQUEST__INIT;
+  req.course_id = course;
+  req.worker_ids = ids;
+  req.n_worker_ids = n;
+  /* one call at a time: ids is reused by the next */
+  return hpipe_send(p, "Training/Attend", &req.base, what) || hpipe_drain(p) ? -1 : 0;
+}
+
+/* Secretaries' annual courses and pre-service courses: most attend, some miss. */
+static int load_training(sg_client *c, demo *d, hpipe *p, size_t *courses, size_t *attended) {
+  uint64_t *ids = malloc((d->n_workers + 1) * sizeof *ids);
+  if (!ids) return -1;
+  int rc = 0;
+  for (int year = WORLD_END_Y - HISTORY_YEARS + 1; rc == 0 && year <= WORLD_END_Y; year++) {
+    char name[96];
+    uint64_t course;
+    snprintf(name, sizeof name, "%d年社区党组织书记轮训班", year);
+    if ((rc = make_course(c, name, SHEGONG__V1__COURSE_KIND__ANNUAL, 24,
+                          days_from_civil(year, 9, 8), days_from_civil(year, 9, 12), &course)))
+      break;
+    (*courses)++;
+    size_t n = 0;
+    for (size_t i = 0; i < d->n_workers; i++) {
+      worker_plan *w = &d->workers[i];
+      rng r;
+      rng_init(&r, d->seed, STREAM_HISTORY, (uint64_t)i * 37 + (uint64_t)year + 1000000);
+      if (w->role == SHEGONG__V1__ROLE__SECRETARY && works_in(w, year) &&
+          w->hire_day <= days_from_civil(year, 9, 8) && rng_chance(&r, 920))
+        ids[n++] = w->id;
+    }
+    for (size_t k = 0; rc == 0 && k < n; k += 1000) {
+      rc = attend(p, course, ids + k, n - k < 1000 ? n - k : 1000, name);
+    }
+    *attended += n;
+    /* 岗前培训: one course a month, the first week, for that month's hires */
+    for (int m = 1; rc == 0 && m <= 12; m++) {
+      n = 0;
+      for (size_t i = 0; i < d->n_workers; i++) {
+        worker_plan *w = &d->workers[i];
+        int y, mm, dd;
+        civil_from_days(w->hire_day, &y, &mm, &dd);
+        rng r;
+        rng_init(&r, d->seed, STREAM_HISTORY, (uint64_t)i * 41 + 2000000);
+        if (w->id && y == year && mm == m && rng_chance(&r, 900)) ids[n++] = w->id;
+      }
+      if (!n) continue;
+      snprintf(name, sizeof name, "%d年%d月新进社工岗前培训", year, m);
+      if ((rc = make_course(c, name, SHEGONG__V1__COURSE_KIND__PRE_SERVICE, 40,
+                            days_from_civil(year, m, 1), days_from_civil(year, m, 5), &course)))
+        break;
+      (*courses)++;
+      rc = attend(p, course, ids, n, name);
+      *attended += n;
+    }
+  }
+  free(ids);
+  return rc;
+}
+
+static int load_promotions(sg_client *c, demo *d, hpipe *p, size_t *promoted, size_t *courses) {
+  const char *when = "2025-06-16";
+  uint64_t course;
+  if (make_course(c, "2025年社工升岗培训班", SHEGONG__V1__COURSE_KIND__PROMOTION_COURSE, 16,
+                  days_from_civil(WORLD_END_Y, 6, 9), days_from_civil(WORLD_END_Y, 6, 11), &course))
+    return -1;
+  (*courses)++;
+  uint64_t *ids = malloc((d->n_workers + 1) * sizeof *ids);
+  if (!ids) return -1;
+  size_t n = 0;
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < d->n_workers; i++) {
+    worker_plan *w = &d->workers[i];
+    rng r;
+    rng_init(&r, d->seed, STREAM_HISTORY, (uint64_t)i * 43 + 3000000);
+    if (!w->id || w->leaves || w->post[0] != 'D' || w->hire_day > days_from_civil(2021, 1, 1) ||
+        strcmp(w->step_date, when) > 0 || !rng_chance(&r, 15))
+      continue;
+    Shegong__V1__ChangeLevelRequest req = SHEGONG__V1__CHANGE_LEVEL_REQUEST__INIT;
+    req.id = w->id;
+    req.expected_version = w->step_date[0] ? 2 : 1;
+    req.kind = SHEGONG__V1__LEVEL_CHANGE_KIND__PROMOTION;
+    req.post = (char *)"C";
+    req.level = w->level;
+    req.effective_date = (char *)when;
+    req.reason = (char *)"竞聘上岗: 全科社工";
+    char what[96];
+    snprintf(what, sizeof what, "promoting worker %llu", (unsigned long long)w->id);
+    rc = hpipe_send(p, "Workers/ChangeLevel", &req.base, what);
+    (*promoted)++;
+    if (rng_chance(&r, 800)) ids[n++] = w->id;
+  }
+  if (rc == 0) rc = hpipe_drain(p);
+  if (rc == 0) rc = attend(p, course, ids, n, "2025年社工升岗培训班");
+  free(ids);
+  return rc;
+}
+
+static int load_history(sg_client *c, demo *d, bool quiet) {
+  hpipe p;
+  memset(&p, 0, sizeof p);
+  p.client = c;
+  size_t assessed = 0, steps = 0, courses = 0, attended = 0, promoted = 0;
+  uint64_t started = sg_now_ms();
+  if (load_policy(c) || load_steps(d, &p, &steps) || load_assessments(d, &p, &assessed) ||
+      load_training(c, d, &p, &courses, &attended) ||
+      load_promotions(c, d, &p, &promoted, &courses))
+    return -1;
+  if (!quiet)
+    printf("history %d-%d: %zu year-end results with visits, %zu level steps, %zu promotions, "
+           "%zu courses, %zu attendances in %.1f s\n",
+           WORLD_END_Y - HISTORY_YEARS + 1, WORLD_END_Y, assessed, steps, promoted, courses, attended,
+           (double)(sg_now_ms() - started) / 1000.0);
+  return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1336,12 +1727,12 @@ int main(int argc, char **argv) {
   }
   if (load_district(c, &d) != 0) goto out;
   double seconds = (double)(sg_now_ms() - started) / 1000.0;
-
   if (!o.quiet)
     printf("demo district %s %s: %zu towns, %zu communities and villages, %zu grids, "
            "%zu workers (%zu left) in %.1f s\n",
            d.district.code, d.district.name, d.made_towns, d.made_locals, d.made_grids,
            d.made_workers, d.made_leaves, seconds);
+  if (load_history(c, &d, o.quiet) != 0) goto out;
   exit_code = 0;
 out:
   if (c) sg_client_close(c);

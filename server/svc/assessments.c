@@ -751,6 +751,13 @@ static int elig_worker(void *arg, sg_worker *w, sg_arena *scratch) {
           g->combined_score = f.year_end[k].score;
         }
       row->evidence[i] = g;
+      const ProtobufCEnumValue *gv =
+          protobuf_c_enum_descriptor_get_value(&shegong__v1__grade__descriptor, g->grade);
+      const char *label = g->grade == SHEGONG__V1__GRADE__EXCELLENT ? "优秀" : gv ? gv->name : "?";
+      row->evidence_summary = sg_arena_printf(e->ctx->arena, "%s%s%u %s %.2f",
+                                              row->evidence_summary ? row->evidence_summary : "",
+                                              i ? "; " : "", y, label, g->combined_score);
+      if (!row->evidence_summary) return SG_ENOMEM;
     }
   }
   sg_date since;
@@ -760,6 +767,9 @@ static int elig_worker(void *arg, sg_worker *w, sg_arena *scratch) {
     if (!row || !(row->level_since = sg_arena_alloc(e->ctx->arena, 11))) return SG_ENOMEM;
     sg_date_format(&since, row->level_since, 11);
     row->years_at_level = (uint32_t)years;
+    row->evidence_summary = sg_arena_printf(e->ctx->arena, "%s %u since %s (%d years)", w->post,
+                                            w->level, row->level_since, years);
+    if (!row->evidence_summary) return SG_ENOMEM;
   }
   return 0;
 }
