@@ -12,6 +12,7 @@
 #include "net/server.h"
 #include "store/units.h"
 #include "shegong/v1/auth.pb-c.h"
+#include "store/records.h"
 #include "store/workers.h"
 #include "timeutil.h"
 #include "validate.h"
@@ -312,9 +313,22 @@ done:
   return rc;
 }
 
+/* The record a change carries, by its oneof case; NULL if none. */
+static const ProtobufCMessage *change_record(const Shegong__V1__Change *c) {
+  const ProtobufCFieldDescriptor *f =
+      protobuf_c_message_descriptor_get_field(&shegong__v1__change__descriptor, c->record_case);
+  if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE) return NULL;
+  return *(ProtobufCMessage *const *)((const char *)c + f->offset);
+}
+
 static int apply_change(sg_replica *r, MDB_txn *txn, const Shegong__V1__Change *c) {
   if (c->record_case == SHEGONG__V1__CHANGE__RECORD_UNIT) return apply_unit(r, txn, c->unit);
   if (c->record_case == SHEGONG__V1__CHANGE__RECORD_WORKER) return apply_worker(r, txn, c->worker);
+  /* assessments, visits, courses, attendance, level changes, the policy:
+   * kept as the server made them */
+  const ProtobufCMessage *rec = change_record(c);
+  const sg_rec_kind *k = rec ? sg_rec_kind_of(rec->descriptor) : NULL;
+  if (k) return sg_rec_put(r->store, txn, k, rec);
   sg_warn("replica: change %llu carries no record; skipped", (unsigned long long)c->revision);
   return 0;
 }
@@ -355,10 +369,13 @@ static int take_snapshot(sg_replica *r, sg_client *c, Shegong__V1__SyncReport *r
   MDB_txn *txn = NULL;
   if ((rc = mdb_txn_begin(r->store->env, NULL, 0, &txn)))
     return sg_status_set(st, sg_store_err(rc, "begin snapshot"), "the replica's database failed");
-  MDB_dbi tables[] = {r->store->units,          r->store->units_by_code,
-                      r->store->units_by_parent, r->store->workers,
-                      r->store->workers_by_idno, r->store->workers_by_unit,
-                      r->store->workers_by_town};
+  sg_store *rs = r->store;
+  MDB_dbi tables[] = {rs->units,          rs->units_by_code,       rs->units_by_parent,
+                      rs->workers,        rs->workers_by_idno,     rs->workers_by_unit,
+                      rs->workers_by_town, rs->assessments,        rs->assessments_by_worker,
+                      rs->visits,         rs->visits_by_worker,    rs->courses,
+                      rs->attendance,     rs->attendance_by_worker, rs->attendance_by_course,
+                      rs->level_changes,  rs->level_changes_by_worker, rs->policies};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0] && !rc; i++)
     if ((rc = mdb_drop(txn, tables[i], 0))) rc = sg_store_err(rc, "empty table");
   uint64_t revision = 0;
@@ -384,6 +401,22 @@ static int take_snapshot(sg_replica *r, sg_client *c, Shegong__V1__SyncReport *r
       rc = town_id_by_code(r, txn, s->workers[i]->town_code, &town);
       if (!rc) rc = sg_workers_put(r->store, txn, s->workers[i], town, NULL, 0);
       rep->snapshot_workers++;
+    }
+    /* every other kind of record, by the repeated field's type */
+    const ProtobufCMessageDescriptor *sd = s->base.descriptor;
+    for (unsigned f = 0; f < sd->n_fields && !rc; f++) {
+      const ProtobufCFieldDescriptor *fd = &sd->fields[f];
+      const sg_rec_kind *k =
+          fd->type == PROTOBUF_C_TYPE_MESSAGE ? sg_rec_kind_of(fd->descriptor) : NULL;
+      if (!k) continue;
+      if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t count = *(const size_t *)((const char *)s + fd->quantifier_offset);
+        ProtobufCMessage **arr = *(ProtobufCMessage ***)((char *)s + fd->offset);
+        for (size_t i = 0; i < count && !rc; i++) rc = sg_rec_put(rs, txn, k, arr[i]);
+      } else {
+        ProtobufCMessage *one = *(ProtobufCMessage **)((char *)s + fd->offset);
+        if (one) rc = sg_rec_put(rs, txn, k, one);
+      }
     }
     if (s->last) {
       last = 1;

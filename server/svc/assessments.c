@@ -257,11 +257,11 @@ static void check_visits(sg_call_ctx *ctx, const char *prefix, uint32_t year, ui
 
 /*
  * Records one assessment (and its visits, when asked) for a worker the
- * caller may touch; unit_id, when set, is the unit the worker must be in.
+ * caller may touch; unit, when set, is the unit (or town) the worker must be in.
  * prefix names the request's fields in violations.
  */
 static int record_one(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix,
-                      const Shegong__V1__RecordAssessmentRequest *req, uint64_t unit_id,
+                      const Shegong__V1__RecordAssessmentRequest *req, const sg_unit *unit,
                       const Shegong__V1__Policy *pol, Shegong__V1__Assessment **out) {
   char f[192];
   if (!req->assessment) {
@@ -278,9 +278,11 @@ static int record_one(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix,
   uint64_t town;
   int rc = sg_worker_load_scoped(ctx, txn, a->worker_id, F(f, ap, "worker_id"), &w, &town);
   if (rc) return rc;
-  if (unit_id && w->unit_id != unit_id)
-    return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu is in unit %s, not this one",
-                         (unsigned long long)w->id, w->unit_code);
+  /* a bulk for a town covers its communities and villages too */
+  if (unit && w->unit_id != unit->id &&
+      !(unit->kind == SHEGONG__V1__UNIT_KIND__TOWN && strcmp(w->town_code, unit->code) == 0))
+    return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu is in unit %s, not in %s",
+                         (unsigned long long)w->id, w->unit_code, unit->code);
   check_assessment(ctx, ap, a, pol->assessment);
   if (req->set_visits) check_visits(ctx, prefix, a->year, req->household_visits, w);
   if (ctx->st->n_violations) return SG_EINVAL;
@@ -309,7 +311,7 @@ static int assess_record(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   int rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol);
   if (rc) return rc;
   Shegong__V1__Assessment *a;
-  if ((rc = record_one(ctx, txn, "", (const void *)req_msg, 0, pol, &a))) return rc;
+  if ((rc = record_one(ctx, txn, "", (const void *)req_msg, NULL, pol, &a))) return rc;
   *resp = &a->base;
   return 0;
 }
@@ -490,14 +492,15 @@ static int assess_bulk(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *r
     sg_call_ctx sub = *ctx;
     sub.st = &row_st;
     Shegong__V1__Assessment *a = NULL;
-    rc = record_one(&sub, txn, prefix, req->rows[i], u->id, pol, &a);
+    rc = record_one(&sub, txn, prefix, req->rows[i], u, pol, &a);
     if (rc == 0) {
       r->assessments[r->n_assessments++] = a;
       continue;
     }
-    if (rc != SG_EINVAL && rc != SG_EEXISTS && rc != SG_EPRECOND && rc != SG_ENOTFOUND &&
-        rc != SG_EPERM) {
-      *ctx->st = row_st; /* the server's own trouble: stop here */
+    if (rc != SG_EINVAL && rc != SG_EEXISTS && rc != SG_EPRECOND && rc != SG_ENOTFOUND) {
+      /* a worker out of the caller's scope refuses the call, as a single
+       * Record would; the server's own trouble stops it too */
+      *ctx->st = row_st;
       return rc;
     }
     bad++;

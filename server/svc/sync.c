@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store/changes.h"
+#include "store/records.h"
 #include "store/units.h"
 #include "store/workers.h"
 #include "svc/svc.h"
@@ -186,17 +187,111 @@ static Shegong__V1__SnapshotResponse *new_snap_batch(sg_arena *a) {
   Shegong__V1__SnapshotResponse *r = sg_arena_alloc(a, sizeof *r);
   if (!r) return NULL;
   shegong__v1__snapshot_response__init(r);
-  r->units = sg_arena_alloc(a, SG_STREAM_BATCH * sizeof *r->units);
-  r->workers = sg_arena_alloc(a, SG_STREAM_BATCH * sizeof *r->workers);
-  return r->units && r->workers ? r : NULL;
+  return r;
+}
+
+/* Records in the batch, of every kind. */
+static size_t snap_count(const Shegong__V1__SnapshotResponse *b) {
+  const ProtobufCMessageDescriptor *d = b->base.descriptor;
+  size_t n = 0;
+  for (unsigned i = 0; i < d->n_fields; i++)
+    if (d->fields[i].label == PROTOBUF_C_LABEL_REPEATED)
+      n += *(const size_t *)((const char *)b + d->fields[i].quantifier_offset);
+  return n;
 }
 
 static int snap_flush_if_full(snap_ctx *s) {
-  if (s->batch->n_units + s->batch->n_workers < SG_STREAM_BATCH) return 0;
+  if (snap_count(s->batch) < SG_STREAM_BATCH) return 0;
   if ((s->err = s->ctx->emit(s->ctx, &s->batch->base))) return s->err;
   sg_arena_reset(s->batch_arena);
   if (!(s->batch = new_snap_batch(s->batch_arena))) return s->err = SG_ENOMEM;
   return 0;
+}
+
+/* Appends m to the batch's repeated field of m's type (the batch has room). */
+static int snap_append(snap_ctx *s, ProtobufCMessage *m) {
+  const ProtobufCMessageDescriptor *d = s->batch->base.descriptor;
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    if (f->label != PROTOBUF_C_LABEL_REPEATED || f->descriptor != m->descriptor) continue;
+    size_t *n = (size_t *)((char *)s->batch + f->quantifier_offset);
+    void ***arr = (void ***)((char *)s->batch + f->offset);
+    if (!*arr && !(*arr = sg_arena_alloc(s->batch_arena, SG_STREAM_BATCH * sizeof **arr)))
+      return s->err = SG_ENOMEM;
+    (*arr)[(*n)++] = m;
+    return 0;
+  }
+  return s->err = SG_EINTERNAL;
+}
+
+/* Adds record key of kind k to the batch. */
+static int snap_record(snap_ctx *s, const sg_rec_kind *k, uint64_t key) {
+  if (snap_flush_if_full(s)) return 1;
+  ProtobufCMessage *m;
+  int rc = sg_rec_get(s->ctx->store, s->txn, k, key, &s->batch_arena->allocator, &m);
+  if (rc) return s->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  return snap_append(s, m) ? 1 : 0;
+}
+
+typedef struct snap_kind_ctx {
+  snap_ctx *s;
+  const sg_rec_kind *k;
+  const char *town_code; /* courses: the town's and the district's; NULL: all */
+} snap_kind_ctx;
+
+static int snap_kind_visit(void *arg, uint64_t key) {
+  snap_kind_ctx *kc = arg;
+  return snap_record(kc->s, kc->k, key);
+}
+
+/* Every record about worker id: assessments, visits, attendance, level changes. */
+static int snap_worker_records(snap_ctx *s, uint64_t id) {
+  for (const sg_rec_kind *k = sg_rec_kinds; k->desc && !s->err; k++) {
+    if (!k->index[0].field || strcmp(k->index[0].field, "worker_id") != 0) continue;
+    snap_kind_ctx kc = {s, k, NULL};
+    int rc = sg_rec_scan_worker(s->ctx->store, s->txn, k, id, snap_kind_visit, &kc);
+    if (rc) return s->err = rc;
+  }
+  return s->err ? 1 : 0;
+}
+
+static int snap_course_visit(void *arg, uint64_t key) {
+  snap_kind_ctx *kc = arg;
+  snap_ctx *s = kc->s;
+  if (kc->town_code) {
+    Shegong__V1__Course *c;
+    sg_arena_mark m = sg_arena_get_mark(s->batch_arena);
+    int rc = sg_rec_get(s->ctx->store, s->txn, SG_REC_COURSE, key, &s->batch_arena->allocator,
+                        (ProtobufCMessage **)&c);
+    if (rc) return s->err = rc;
+    int mine = !c->town_code[0] || strcmp(c->town_code, kc->town_code) == 0;
+    sg_arena_rewind(s->batch_arena, m);
+    if (!mine) return 0;
+  }
+  return snap_record(s, SG_REC_COURSE, key);
+}
+
+/* The current policy (when one was loaded) and the courses the town sees. */
+static int snap_district_records(snap_ctx *s, const char *town_code) {
+  sg_store *st = s->ctx->store;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  int rc = mdb_cursor_open(s->txn, st->policies, &cur);
+  if (rc) return s->err = sg_store_err(rc, "open cursor");
+  rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  uint64_t version = rc == 0 && k.mv_size == 8 ? sg_key_get_u64(k.mv_data) : 0;
+  mdb_cursor_close(cur);
+  if (rc && rc != MDB_NOTFOUND) return s->err = sg_store_err(rc, "read policy");
+  if (version) {
+    Shegong__V1__Policy *p;
+    if ((rc = sg_rec_get(st, s->txn, SG_REC_POLICY, version, &s->batch_arena->allocator,
+                         (ProtobufCMessage **)&p)))
+      return s->err = rc;
+    s->batch->policy = p;
+  }
+  snap_kind_ctx kc = {s, SG_REC_COURSE, town_code};
+  if ((rc = sg_record_scan(s->txn, st->courses, 0, snap_course_visit, &kc))) return s->err = rc;
+  return s->err ? 1 : 0;
 }
 
 /* Adds unit id to the batch (flushing a full batch first, so the unit
@@ -207,8 +302,7 @@ static int snap_unit_flat(void *arg, uint64_t id) {
   sg_unit *u;
   int rc = sg_units_get(s->ctx->store, s->txn, id, &s->batch_arena->allocator, &u);
   if (rc) return s->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
-  s->batch->units[s->batch->n_units++] = u;
-  return 0;
+  return snap_append(s, &u->base) ? 1 : 0;
 }
 
 /* A unit and everything below it, depth first. */
@@ -226,8 +320,8 @@ static int snap_worker(void *arg, uint64_t id) {
   sg_worker *w;
   int rc = sg_workers_get(s->ctx->store, s->txn, id, &s->batch_arena->allocator, &w);
   if (rc) return s->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
-  s->batch->workers[s->batch->n_workers++] = w;
-  return 0;
+  if (snap_append(s, &w->base)) return 1;
+  return snap_worker_records(s, id);
 }
 
 static int sync_snapshot(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
@@ -246,7 +340,11 @@ static int sync_snapshot(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
     rc = SG_ENOMEM;
     goto done;
   }
-  /* one read transaction: every record as of `head` */
+  /* one read transaction: every record as of `head`; the policy first */
+  if (snap_district_records(&s, all ? NULL : req->town_code)) {
+    rc = s.err;
+    goto done;
+  }
   if (all) {
     rc = sg_record_scan(txn, st->units, 0, snap_unit_flat, &s);
     if (!rc && !s.err) rc = sg_record_scan(txn, st->workers, 0, snap_worker, &s);

@@ -259,8 +259,8 @@ static int training_attend(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessag
         rc = sg_status_set(&row_st, SG_EEXISTS, "worker %llu already attended course %llu",
                            (unsigned long long)w->id, (unsigned long long)c->id);
       if (rc) {
-        if (rc != SG_EINVAL && rc != SG_EEXISTS && rc != SG_EPRECOND && rc != SG_ENOTFOUND &&
-            rc != SG_EPERM) {
+        /* out of scope refuses the whole call (PERMISSION_DENIED), as Get would */
+        if (rc != SG_EINVAL && rc != SG_EEXISTS && rc != SG_EPRECOND && rc != SG_ENOTFOUND) {
           *ctx->st = row_st;
           return rc;
         }
