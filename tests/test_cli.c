@@ -368,6 +368,21 @@ static void test_cli_demo_deterministic(void **state) {
   expect_code(f, 0);
   assert_true(hs_count_lines(a) > 2);
   assert_string_equal(a, f->out);
+
+  /* and the history: the same seed gives the same reports */
+  run(f, "-o", "csv", "report", "eligibility", "--as-of", "2025-12-31", NULL);
+  expect_code(f, 0);
+  a = keep(f, f->out);
+  run_at(f, f->srv2.addr, "-o", "csv", "report", "eligibility", "--as-of", "2025-12-31", NULL);
+  expect_code(f, 0);
+  assert_true(hs_count_lines(a) > 2);
+  assert_string_equal(a, f->out);
+  run(f, "-o", "csv", "report", "training-compliance", "--year", "2025", NULL);
+  expect_code(f, 0);
+  a = keep(f, f->out);
+  run_at(f, f->srv2.addr, "-o", "csv", "report", "training-compliance", "--year", "2025", NULL);
+  expect_code(f, 0);
+  assert_string_equal(a, f->out);
   f->done = 1;
 }
 
@@ -662,6 +677,207 @@ static void test_cli_units_and_errors(void **state) {
   f->done = 1;
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Policy file, assessments and reports. */
+
+static void write_text(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  assert_int_equal(fputs(text, fp) >= 0, 1);
+  assert_int_equal(fclose(fp), 0);
+}
+
+static void test_cli_policy_file(void **state) {
+  fx *f = FX(state);
+  char path[PATH_MAX + 32], want[PATH_MAX + 160];
+  snprintf(path, sizeof path, "%s/bad.policy", f->srv.tmp);
+  /* the parser's complaints: one per bad line, nothing sent */
+  write_text(path, "name = x\n"
+                   "[assessment]\n"
+                   "superior_weight = 70\n"
+                   "resident_weight = 30\n"
+                   "excellent_min = 90\n"
+                   "qualified_min = 75\n"
+                   "basic_min = 60\n"
+                   "bogus = 1\n"
+                   "visit_minimum = lots\n"
+                   "[training]\n"
+                   "[ladder]\n"
+                   "name = L\n"
+                   "post = B 5\n"
+                   "[zzz]\n"
+                   "superior_weight = 1\n"
+                   "no equals sign\n");
+  run(f, "policy", "load", path, NULL);
+  expect_code(f, 2);
+  snprintf(want, sizeof want, "%s:8: no key `bogus` in [assessment]", path);
+  expect_err(f, want);
+  snprintf(want, sizeof want, "%s:9: visit_minimum:", path);
+  expect_err(f, want);
+  snprintf(want, sizeof want, "%s:13: a post is `NAME MIN-MAX`", path);
+  expect_err(f, want);
+  snprintf(want, sizeof want, "%s:14: no section [zzz]", path);
+  expect_err(f, want);
+  snprintf(want, sizeof want, "%s:16: expected `key = value`", path);
+  expect_err(f, want);
+  expect_err(f, "nothing was loaded");
+
+  /* the server's complaints, against the lines that set the fields */
+  write_text(path, "name = x\n"
+                   "[assessment]\n"
+                   "superior_weight = 70\n"
+                   "resident_weight = 20\n"
+                   "excellent_min = 90\n"
+                   "qualified_min = 95\n"
+                   "basic_min = 60\n"
+                   "[training]\n"
+                   "[ladder]\n"
+                   "name = L\n"
+                   "post = A 1-12\n"
+                   "post = A 3-4\n");
+  run(f, "policy", "load", path, NULL);
+  expect_code(f, 1);
+  snprintf(want, sizeof want, "%s:4: policy.assessment.resident_weight: the two weights sum to 100",
+           path);
+  expect_err(f, want);
+  snprintf(want, sizeof want, "%s:6: policy.assessment.qualified_min", path);
+  expect_err(f, want);
+  snprintf(want, sizeof want, "%s:12: policy.ladder.posts[1].name: post A is listed twice", path);
+  expect_err(f, want);
+  /* nothing changed */
+  run(f, "policy", "show", NULL);
+  expect_code(f, 0);
+  expect_out(f, "# district policy version 0");
+
+  /* a good file; then what `show` prints loads back as the next version, unchanged */
+  write_text(path, "# 崇川区\nname = 崇川区 2026\n[assessment]\nsuperior_weight = 60\n"
+                   "resident_weight = 40\nexcellent_min = 92.5\nqualified_min = 80\nbasic_min = 60\n"
+                   "visit_minimum = 240\n[training]\npre_service_grace_days = 15\n"
+                   "[ladder]\nname = 三岗十八级\nearly_step_excellent_years = 2\n"
+                   "post = 负责人 13-18\npost = 主管 7-12\npost = 工作人员 1-6\n");
+  run(f, "policy", "load", path, NULL);
+  expect_code(f, 0);
+  expect_out(f, "policy version 1 loaded");
+  run(f, "policy", "show", NULL);
+  expect_code(f, 0);
+  expect_out(f, "excellent_min = 92.5");
+  expect_out(f, "post = 主管 7-12");
+  char *shown = keep(f, f->out);
+  write_text(path, shown);
+  run(f, "policy", "load", path, NULL);
+  expect_code(f, 0);
+  expect_out(f, "policy version 2 loaded");
+  run(f, "policy", "show", NULL);
+  /* the same but for the header comment, which names the version */
+  assert_string_equal(strchr(shown, '\n'), strchr(f->out, '\n'));
+  run(f, "policy", "show", "--version", "1", NULL);
+  expect_code(f, 0);
+  expect_out(f, "# district policy version 1");
+  run(f, "policy", "show", "--version", "9", NULL);
+  expect_code(f, 1);
+  expect_err(f, "NOT_FOUND");
+  f->done = 1;
+}
+
+/* The id of the first worker of unit (from the CLI). */
+static uint64_t first_worker(fx *f, const char *unit) {
+  run(f, "-o", "csv", "--columns", "id", "worker", "list", "--unit", unit, NULL);
+  expect_code(f, 0);
+  const char *nl = strchr(f->out, '\n');
+  assert_non_null(nl);
+  return strtoull(nl + 1, NULL, 10);
+}
+
+static void test_cli_assess_and_reports(void **state) {
+  fx *f = FX(state);
+  /* the demo's history is there: three years of results for an early hire */
+  run(f, "assess", "list", "--worker-id", "2", "--kind", "年终", NULL);
+  expect_code(f, 0);
+  expect_out(f, "年终");
+  expect_out(f, "2025");
+  run(f, "worker", "levels", "2", NULL);
+  expect_code(f, 0);
+
+  uint64_t id = first_worker(f, "320602001001");
+  char ids[24], path[PATH_MAX + 32], csv[512], want[PATH_MAX + 160];
+  snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+  run(f, "assess", "add", "--worker-id", ids, "--kind", "专项", "--year", "2025",
+      "--superior-score", "85", "--resident-score", "92", "--assessor", "测试组",
+      "--assessed-on", "2025-12-01", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "combined_score", "87.1");
+  expect_kv(f, "grade", "合格");
+  /* a score out of range names the field */
+  run(f, "assess", "add", "--worker-id", ids, "--kind", "专项", "--year", "2025",
+      "--superior-score", "100.5", "--resident-score", "92", "--assessor", "测试组",
+      "--assessed-on", "2025-12-01", NULL);
+  expect_code(f, 1);
+  expect_err(f, "assessment.superior_score");
+
+  /* bulk: one bad row, nothing recorded, the error on the file's line */
+  snprintf(path, sizeof path, "%s/bulk.csv", f->srv.tmp);
+  snprintf(csv, sizeof csv,
+           "worker_id,kind,year,superior_score,resident_score,assessor,assessed_on\n"
+           "%s,专项,2024,88,90,测试组,2024-12-20\n"
+           "%s,专项,2024,188,90,测试组,2024-12-20\n",
+           ids, ids);
+  write_text(path, csv);
+  run(f, "assess", "bulk", path, "--unit", "320602001001", NULL);
+  expect_code(f, 1);
+  snprintf(want, sizeof want, "%s:3: rows[1].assessment.superior_score", path);
+  expect_err(f, want);
+  expect_err(f, "nothing was recorded");
+  run(f, "-o", "csv", "--columns", "year,kind", "assess", "list", "--worker-id", ids, "--year",
+      "2024", "--kind", "专项", NULL);
+  expect_code(f, 0);
+  assert_int_equal(hs_count_lines(f->out), 1); /* the header only */
+  snprintf(csv, sizeof csv,
+           "worker_id,kind,year,superior_score,resident_score,assessor,assessed_on,household_visits\n"
+           "%s,专项,2024,88,90,测试组,2024-12-20,230\n"
+           "%s,专项,2024,78,90,测试组,2024-12-21,\n",
+           ids, ids);
+  write_text(path, csv);
+  run(f, "assess", "bulk", path, "--unit", "320602001001", NULL);
+  expect_code(f, 0);
+  expect_out(f, "2 assessments recorded");
+
+  /* the reports run on the demo's history */
+  run(f, "report", "eligibility", "--as-of", "2025-12-31", NULL);
+  expect_code(f, 0);
+  expect_out(f, "四岗十二档");
+  run(f, "-o", "csv", "report", "eligibility", "--as-of", "2025-12-31", NULL);
+  expect_code(f, 0);
+  expect_out(f, "worker_id,name,unit_code,rule");
+  run(f, "report", "training-compliance", "--year", "2025", NULL);
+  expect_code(f, 0);
+  expect_out(f, "2025 年三必训");
+  run(f, "report", "visits", "--year", "2025", "--town", "320602001", NULL);
+  expect_code(f, 0);
+  expect_out(f, "2025 年走访: 最低 200 户");
+  run(f, "report", "visits", "--year", "2031", NULL);
+  expect_code(f, 1);
+  expect_err(f, "year");
+  run(f, "report", "nonsense", NULL);
+  expect_code(f, 2);
+
+  /* training from the command line */
+  run(f, "training", "course", "add", "--name", "测试课程", "--kind", "年度", "--hours", "8",
+      "--start-date", "2025-03-01", "--end-date", "2025-03-02", NULL);
+  expect_code(f, 0);
+  char course[24];
+  assert_non_null(kv_get(f->out, "id", course, sizeof course));
+  run(f, "training", "attend", course, ids, NULL);
+  expect_code(f, 0);
+  run(f, "training", "attend", course, ids, NULL);
+  expect_code(f, 1);
+  expect_err(f, "already attended");
+  run(f, "training", "list", "--worker-id", ids, NULL);
+  expect_code(f, 0);
+  expect_out(f, "测试课程");
+  f->done = 1;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_cli_hello, setup, teardown),
@@ -669,6 +885,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cli_lists, setup_demo, teardown),
       cmocka_unit_test_setup_teardown(test_cli_worker_lifecycle, setup_demo, teardown),
       cmocka_unit_test_setup_teardown(test_cli_units_and_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_policy_file, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_assess_and_reports, setup_demo, teardown),
   };
   /* SG_TEST_FILTER=test_restart (a pattern with * and ?) runs some tests only */
   const char *filter = getenv("SG_TEST_FILTER");
