@@ -270,9 +270,10 @@ int main(int argc, char **argv) {
   if (check_only) {
     sg_check_stats cs;
     rc = sg_store_check(a.srv.store, stdout, &cs);
-    printf("checked %llu units, %llu workers, %llu changes (revisions %llu..%llu), %llu tokens, "
-           "%llu audit entries: %llu problems\n",
+    printf("checked %llu units, %llu workers, %llu other records, %llu changes (revisions "
+           "%llu..%llu), %llu tokens, %llu audit entries: %llu problems\n",
            (unsigned long long)cs.units, (unsigned long long)cs.workers,
+           (unsigned long long)cs.records,
            (unsigned long long)cs.changes, (unsigned long long)cs.compacted_revision + 1,
            (unsigned long long)cs.head_revision, (unsigned long long)cs.tokens,
            (unsigned long long)cs.audit, (unsigned long long)cs.problems);

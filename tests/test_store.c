@@ -17,6 +17,7 @@
 #include "store/check.h"
 #include "store/env.h"
 #include "store/units.h"
+#include "store/records.h"
 #include "store/workers.h"
 
 typedef struct fixture {
@@ -310,6 +311,100 @@ static void test_check_finds_damage(void **state) {
   assert_true(cs.problems >= 3); /* the record, and the indexes and worker that name it */
 }
 
+/* Records of the other kinds: indexed by worker, found by the scan, checked. */
+static int collect(void *arg, uint64_t id) {
+  uint64_t *ids = arg;
+  ids[++ids[0]] = id;
+  return ids[0] == 7 ? 1 : 0;
+}
+
+static void test_records_and_their_check(void **state) {
+  fixture *f = *state;
+  MDB_txn *txn = begin(f, 0);
+  put_unit(f, txn, 1, SHEGONG__V1__UNIT_KIND__DISTRICT, "320602", "崇川区", 0);
+  put_unit(f, txn, 2, SHEGONG__V1__UNIT_KIND__TOWN, "320602001", "和平桥街道", 1);
+  sg_worker w = make_worker(5, "11010519491231002X", 2);
+  w.town_code = "320602001";
+  assert_int_equal(sg_workers_put(f->s, txn, &w, 2, NULL, 0), 0);
+  for (uint64_t id = 1; id <= 3; id++) {
+    Shegong__V1__Assessment a = SHEGONG__V1__ASSESSMENT__INIT;
+    a.id = id;
+    a.version = 1;
+    a.worker_id = 5;
+    a.year = 2022 + (uint32_t)id;
+    assert_int_equal(sg_rec_put(f->s, txn, SG_REC_ASSESSMENT, &a.base), 0);
+  }
+  Shegong__V1__Attendance at = SHEGONG__V1__ATTENDANCE__INIT;
+  at.id = 1;
+  at.worker_id = 5;
+  at.course_id = 9;
+  assert_int_equal(sg_rec_put(f->s, txn, SG_REC_ATTENDANCE, &at.base), 0);
+  /* an overwrite (an amendment) leaves the indexes alone */
+  Shegong__V1__Assessment a2 = SHEGONG__V1__ASSESSMENT__INIT;
+  a2.id = 2;
+  a2.version = 2;
+  a2.worker_id = 5;
+  a2.year = 2024;
+  assert_int_equal(sg_rec_put(f->s, txn, SG_REC_ASSESSMENT, &a2.base), 0);
+  uint64_t ids[8] = {0};
+  assert_int_equal(sg_rec_scan_worker(f->s, txn, SG_REC_ASSESSMENT, 5, collect, ids), 0);
+  assert_int_equal(ids[0], 3);
+  assert_int_equal(ids[1], 1);
+  assert_int_equal(ids[3], 3);
+  memset(ids, 0, sizeof ids);
+  assert_int_equal(sg_rec_scan_worker(f->s, txn, SG_REC_ASSESSMENT, 6, collect, ids), 0);
+  assert_int_equal(ids[0], 0);
+  assert_int_equal(sg_index_pair_scan(txn, f->s->attendance_by_course, 9, 0, collect, ids), 0);
+  assert_int_equal(ids[0], 1);
+  /* the policy: the defaults until one is stored, then the newest */
+  Shegong__V1__Policy *p;
+  assert_int_equal(sg_policy_current(f->s, txn, NULL, &p), 0);
+  assert_int_equal(p->version, 0);
+  assert_int_equal(p->assessment->visit_minimum, 200);
+  protobuf_c_message_free_unpacked(&p->base, NULL);
+  for (uint64_t v = 1; v <= 2; v++) {
+    Shegong__V1__Policy np = SHEGONG__V1__POLICY__INIT;
+    np.version = v;
+    np.name = v == 1 ? "one" : "two";
+    assert_int_equal(sg_rec_put(f->s, txn, SG_REC_POLICY, &np.base), 0);
+  }
+  assert_int_equal(sg_policy_current(f->s, txn, NULL, &p), 0);
+  assert_int_equal(p->version, 2);
+  assert_string_equal(p->name, "two");
+  protobuf_c_message_free_unpacked(&p->base, NULL);
+  assert_int_equal(mdb_txn_commit(txn), 0);
+
+  sg_check_stats cs;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  assert_int_equal(sg_store_check(f->s, out, &cs), 0);
+  fclose(out);
+  if (cs.problems) print_message("%s", buf);
+  free(buf);
+  assert_int_equal(cs.problems, 0);
+  assert_int_equal(cs.records, 3 + 1 + 2);
+
+  /* damage: an index entry lost, one pointing nowhere, a record of a worker who is not */
+  txn = begin(f, 0);
+  assert_int_equal(sg_index_pair_del(txn, f->s->assessments_by_worker, 5, 2), 0);
+  assert_int_equal(sg_index_pair_put(txn, f->s->level_changes_by_worker, 5, 77), 0);
+  Shegong__V1__HouseholdVisits h = SHEGONG__V1__HOUSEHOLD_VISITS__INIT;
+  h.id = 1;
+  h.worker_id = 99;
+  assert_int_equal(sg_rec_put(f->s, txn, SG_REC_VISITS, &h.base), 0);
+  assert_int_equal(mdb_txn_commit(txn), 0);
+  buf = NULL;
+  out = open_memstream(&buf, &len);
+  assert_int_equal(sg_store_check(f->s, out, &cs), 0);
+  fclose(out);
+  assert_int_equal(cs.problems, 3);
+  assert_non_null(strstr(buf, "Assessment 2: missing from its worker_id index"));
+  assert_non_null(strstr(buf, "LevelChange index (5, 77): no such record"));
+  assert_non_null(strstr(buf, "HouseholdVisits 1: worker 99 does not exist"));
+  free(buf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_keys_sort_numerically),
@@ -318,6 +413,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_workers_indexes_follow_changes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
       cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_records_and_their_check, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corrupt_record_is_data_loss, setup, teardown),
       cmocka_unit_test_setup_teardown(test_check_finds_damage, setup, teardown),
   };

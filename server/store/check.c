@@ -6,6 +6,7 @@
 #include "error.h"
 #include "log.h"
 #include "store/changes.h"
+#include "store/records.h"
 #include "store/units.h"
 #include "store/workers.h"
 
@@ -15,6 +16,8 @@ typedef struct checker {
   FILE *out;
   sg_check_stats *st;
   uint64_t expect; /* the next revision the changelog must hold */
+  const sg_rec_kind *kind; /* the kind being walked (records and their indexes) */
+  int index;               /* which of the kind's indexes */
 } checker;
 
 __attribute__((format(printf, 2, 3))) static void problem(checker *k, const char *fmt, ...) {
@@ -230,6 +233,73 @@ static void check_change_index(checker *k, MDB_val *key, MDB_val *val) {
     problem(k, "changes_by_town names revision %llu, which is not in the log", (unsigned long long)rev);
 }
 
+/* A record of k->kind: decodes, its key is its id, and its indexes name it. */
+static void check_record(checker *k, MDB_val *key, MDB_val *val) {
+  const sg_rec_kind *kind = k->kind;
+  k->st->records++;
+  uint64_t id = key->mv_size == 8 ? sg_key_get_u64(key->mv_data) : 0;
+  ProtobufCMessage *m = protobuf_c_message_unpack(kind->desc, NULL, val->mv_size, val->mv_data);
+  if (!m || sg_rec_key(kind, m) != id) {
+    problem(k, "%s record %llu does not decode or has another key", kind->desc->short_name,
+            (unsigned long long)id);
+    if (m) protobuf_c_message_free_unpacked(m, NULL);
+    return;
+  }
+  for (int i = 0; i < 2 && kind->index[i].field; i++) {
+    uint64_t a = sg_msg_u64(m, kind->index[i].field);
+    if (!pair_exists(k, sg_rec_dbi(k->s, kind->index[i].dbi), a, id))
+      problem(k, "%s %llu: missing from its %s index", kind->desc->short_name,
+              (unsigned long long)id, kind->index[i].field);
+  }
+  uint64_t worker = sg_msg_u64(m, "worker_id");
+  sg_worker *w;
+  if (worker && sg_workers_get(k->s, k->txn, worker, NULL, &w) != 0)
+    problem(k, "%s %llu: worker %llu does not exist", kind->desc->short_name,
+            (unsigned long long)id, (unsigned long long)worker);
+  else if (worker)
+    shegong__v1__worker__free_unpacked(w, NULL);
+  if (sg_msg_u64(m, "revision") > k->st->head_revision)
+    problem(k, "%s %llu: revision past the head", kind->desc->short_name, (unsigned long long)id);
+  protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* An index entry (a, id) of k->kind: the record exists and its field is a. */
+static void check_record_index(checker *k, MDB_val *key, MDB_val *val) {
+  (void)val;
+  const sg_rec_kind *kind = k->kind;
+  const char *field = kind->index[k->index].field;
+  if (key->mv_size != 16) {
+    problem(k, "a %s index has a key of %zu bytes", kind->desc->short_name, key->mv_size);
+    return;
+  }
+  uint64_t a = sg_key_get_u64(key->mv_data), id = sg_key_get_u64((uint8_t *)key->mv_data + 8);
+  ProtobufCMessage *m;
+  if (sg_rec_get(k->s, k->txn, kind, id, NULL, &m) != 0) {
+    problem(k, "%s index (%llu, %llu): no such record", kind->desc->short_name,
+            (unsigned long long)a, (unsigned long long)id);
+    return;
+  }
+  if (sg_msg_u64(m, field) != a)
+    problem(k, "%s index (%llu, %llu): the record's %s is %llu", kind->desc->short_name,
+            (unsigned long long)a, (unsigned long long)id, field,
+            (unsigned long long)sg_msg_u64(m, field));
+  protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* Every kind of store/records.h, by its table of kinds. */
+static int check_records(checker *k) {
+  int rc = 0;
+  for (const sg_rec_kind *kind = sg_rec_kinds; kind->desc && !rc; kind++) {
+    k->kind = kind;
+    rc = walk(k, sg_rec_dbi(k->s, kind->table), check_record);
+    for (int i = 0; i < 2 && kind->index[i].field && !rc; i++) {
+      k->index = i;
+      rc = walk(k, sg_rec_dbi(k->s, kind->index[i].dbi), check_record_index);
+    }
+  }
+  return rc;
+}
+
 int sg_store_check(sg_store *s, FILE *report, sg_check_stats *stats) {
   memset(stats, 0, sizeof *stats);
   MDB_txn *txn = NULL;
@@ -247,7 +317,7 @@ int sg_store_check(sg_store *s, FILE *report, sg_check_stats *stats) {
       (rc = walk(&k, s->workers_by_unit, check_by_unit)) ||
       (rc = walk(&k, s->workers_by_town, check_by_town)) ||
       (rc = walk(&k, s->changes, check_change)) ||
-      (rc = walk(&k, s->changes_by_town, check_change_index)))
+      (rc = walk(&k, s->changes_by_town, check_change_index)) || (rc = check_records(&k)))
     goto done;
   /* the log runs to the head: nothing acknowledged is missing from it */
   if (k.expect != stats->head_revision + 1)

@@ -12,6 +12,7 @@
 
 typedef struct sg_check_stats {
   uint64_t units, workers, changes, tokens, audit;
+  uint64_t records; /* assessments, visits, courses, attendance, level changes, policies */
   uint64_t head_revision, compacted_revision;
   uint64_t problems;
 } sg_check_stats;
