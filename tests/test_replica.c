@@ -24,6 +24,9 @@
 #include "replica.h"
 #include "shegong.h"
 #include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/assessments.pb-c.h"
+#include "shegong/v1/policy.pb-c.h"
+#include "shegong/v1/training.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 #include "validate.h"
@@ -463,6 +466,126 @@ static void test_compaction_falls_back_to_snapshot(void **state) {
   f->done = 1;
 }
 
+
+/* The same call on the server and on a replica answers the same bytes. */
+static void assert_same_answer(fx *f, sg_replica *r, const char *method,
+                               const ProtobufCMessage *req) {
+  ProtobufCMessage *a, *b;
+  sg_status st;
+  if (call(f, NULL, method, req, &a, &st)) fail_msg("%s on the server: %s", method, st.message);
+  if (call(f, r, method, req, &b, &st)) fail_msg("%s on the replica: %s", method, st.message);
+  size_t na = protobuf_c_message_get_packed_size(a), nb = protobuf_c_message_get_packed_size(b);
+  uint8_t *pa = malloc(na + 1), *pb = malloc(nb + 1);
+  protobuf_c_message_pack(a, pa);
+  protobuf_c_message_pack(b, pb);
+  if (na != nb || memcmp(pa, pb, na) != 0)
+    fail_msg("%s answers %zu bytes on the server and %zu different ones on the replica", method,
+             na, nb);
+  if (na < 8) print_message("%s: only %zu bytes\n", method, na);
+  free(pa);
+  free(pb);
+  protobuf_c_message_free_unpacked(a, NULL);
+  protobuf_c_message_free_unpacked(b, NULL);
+}
+
+/* The town's reports, on the server and offline on its copy. */
+static void assert_same_reports(fx *f, sg_replica *r, const char *town) {
+  Shegong__V1__EligibilityRequest e = SHEGONG__V1__ELIGIBILITY_REQUEST__INIT;
+  e.town_code = (char *)town;
+  e.as_of = "2025-12-31";
+  e.year = 2025;
+  assert_same_answer(f, r, "Assessments/Eligibility", &e.base);
+  Shegong__V1__ComplianceRequest c = SHEGONG__V1__COMPLIANCE_REQUEST__INIT;
+  c.town_code = (char *)town;
+  c.year = 2025;
+  assert_same_answer(f, r, "Training/Compliance", &c.base);
+  Shegong__V1__VisitsReportRequest v = SHEGONG__V1__VISITS_REPORT_REQUEST__INIT;
+  v.town_code = (char *)town;
+  v.year = 2025;
+  assert_same_answer(f, r, "Assessments/VisitsReport", &v.base);
+  Shegong__V1__ListAssessmentsRequest l = SHEGONG__V1__LIST_ASSESSMENTS_REQUEST__INIT;
+  l.town_code = (char *)town;
+  assert_same_answer(f, r, "Assessments/List", &l.base);
+  Shegong__V1__GetPolicyRequest p = SHEGONG__V1__GET_POLICY_REQUEST__INIT;
+  assert_same_answer(f, r, "Policies/Get", &p.base);
+}
+
+static void test_records_and_reports_follow_to_the_replica(void **state) {
+  fx *f = *state;
+  sg_status st;
+  /* from the snapshot of init */
+  assert_same_reports(f, f->a, TOWN1);
+  assert_same_reports(f, f->b, TOWN2);
+
+  /* changes on the server: an assessment with visits, a new policy, a step */
+  uint64_t id = nth_worker(f, TOWN1, 2);
+  Shegong__V1__Assessment a = SHEGONG__V1__ASSESSMENT__INIT;
+  a.worker_id = id;
+  a.kind = SHEGONG__V1__ASSESSMENT_KIND__SPECIAL;
+  a.year = 2025;
+  a.superior_score = 91;
+  a.resident_score = 95;
+  a.assessor = "测试组";
+  a.assessed_on = "2025-12-20";
+  Shegong__V1__RecordAssessmentRequest rec = SHEGONG__V1__RECORD_ASSESSMENT_REQUEST__INIT;
+  rec.assessment = &a;
+  rec.set_visits = 1;
+  rec.household_visits = 12;
+  ProtobufCMessage *resp;
+  assert_int_equal(call(f, NULL, "Assessments/Record", &rec.base, &resp, &st), 0);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  Shegong__V1__GetPolicyRequest g = SHEGONG__V1__GET_POLICY_REQUEST__INIT;
+  assert_int_equal(call(f, NULL, "Policies/Get", &g.base, &resp, &st), 0);
+  Shegong__V1__Policy *pol = (Shegong__V1__Policy *)resp;
+  pol->assessment->visit_minimum = 250;
+  Shegong__V1__SetPolicyRequest set = SHEGONG__V1__SET_POLICY_REQUEST__INIT;
+  set.expected_version = pol->version;
+  set.policy = pol;
+  ProtobufCMessage *resp2;
+  assert_int_equal(call(f, NULL, "Policies/Set", &set.base, &resp2, &st), 0);
+  protobuf_c_message_free_unpacked(resp2, NULL);
+  protobuf_c_message_free_unpacked(resp, NULL);
+
+  /* before the sync the copy still has the old minimum; after it, the same answers */
+  Shegong__V1__SyncReport *rep = sync_ok(f, f->a);
+  assert_true(rep->pulled >= 3); /* assessment, visits, policy */
+  protobuf_c_message_free_unpacked(&rep->base, NULL);
+  assert_same_reports(f, f->a, TOWN1);
+  Shegong__V1__VisitsReportRequest v = SHEGONG__V1__VISITS_REPORT_REQUEST__INIT;
+  v.year = 2025;
+  assert_int_equal(call(f, f->a, "Assessments/VisitsReport", &v.base, &resp, &st), 0);
+  assert_int_equal(((Shegong__V1__VisitsReportResponse *)resp)->minimum, 250);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  /* the other town got the policy, not town 1's assessment */
+  rep = sync_ok(f, f->b);
+  protobuf_c_message_free_unpacked(&rep->base, NULL);
+  assert_same_reports(f, f->b, TOWN2);
+  Shegong__V1__ListAssessmentsRequest l = SHEGONG__V1__LIST_ASSESSMENTS_REQUEST__INIT;
+  l.worker_id = id;
+  assert_int_equal(call(f, f->b, "Assessments/List", &l.base, &resp, &st), SG_ENOTFOUND);
+
+  /* recording offline is the server's job for now: refused, with the reason */
+  assert_int_equal(call(f, f->a, "Assessments/Record", &rec.base, &resp, &st), SG_EUNIMPL);
+  assert_non_null(strstr(st.message, "not available on a replica"));
+
+  /* a snapshot brings the records back whole: two changes, then all but one compacted */
+  for (int k = 0; k < 2; k++) {
+    Shegong__V1__Worker *w = get_worker(f, NULL, id);
+    assert_int_equal(set_phone(f, NULL, id, w->version, k ? "13912340001" : "13912340000", &st), 0);
+    protobuf_c_message_free_unpacked(&w->base, NULL);
+  }
+  Shegong__V1__CompactRequest c = SHEGONG__V1__COMPACT_REQUEST__INIT;
+  c.keep = 1;
+  assert_int_equal(sg_call(f->c, "Admin/Compact", &c.base, &resp, CALL_MS, &st), 0);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  rep = sync_ok(f, f->a);
+  assert_true(rep->snapshot);
+  protobuf_c_message_free_unpacked(&rep->base, NULL);
+  assert_same_as_server(f, f->a, TOWN1);
+  assert_same_reports(f, f->a, TOWN1);
+  f->done = 1;
+}
+
 /* `shegong --replica DIR sync`, killed after delay_ms (0: let it finish). */
 static int cli_sync(fx *f, const char *dir, unsigned delay_ms) {
   pid_t pid = fork();
@@ -530,6 +653,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_move_between_towns_reaches_both, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compaction_falls_back_to_snapshot, setup, teardown),
       cmocka_unit_test_setup_teardown(test_killed_syncs_lose_and_duplicate_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_records_and_reports_follow_to_the_replica, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

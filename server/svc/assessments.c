@@ -251,6 +251,9 @@ static void check_visits(sg_call_ctx *ctx, const char *prefix, uint32_t year, ui
                         SG_FIRST_YEAR, today.year);
   else if (w && sg_validate_date(w->hire_date, &hire, NULL, 0) == 0 && (uint32_t)hire.year > year)
     sg_status_violation(ctx->st, F(f, prefix, "year"), "the worker was hired in %d", hire.year);
+  else if (w && is_left(w) && sg_validate_date(w->leave_date, &hire, NULL, 0) == 0 &&
+           (uint32_t)hire.year < year)
+    sg_status_violation(ctx->st, F(f, prefix, "year"), "the worker left in %d", hire.year);
   if (count > SG_VISITS_MAX)
     sg_status_violation(ctx->st, F(f, prefix, "household_visits"), "at most %d", SG_VISITS_MAX);
 }
@@ -325,7 +328,7 @@ static int assess_amend(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
   if (!req->expected_version) sg_status_violation(ctx->st, "expected_version", "required");
   if (!req->assessment) sg_status_violation(ctx->st, "assessment", "required");
   if (!req->n_update_mask) sg_status_violation(ctx->st, "update_mask", "name the fields to change");
-  int grade_named = 0;
+  int grade_named = 0, score_named = 0;
   for (size_t i = 0; i < req->n_update_mask; i++) {
     int ok = 0;
     for (size_t k = 0; amendable[k]; k++) ok |= strcmp(req->update_mask[i], amendable[k]) == 0;
@@ -333,6 +336,7 @@ static int assess_amend(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
       sg_status_violation(ctx->st, "update_mask", "%.40s cannot be amended (record a new one)",
                           req->update_mask[i]);
     grade_named |= strcmp(req->update_mask[i], "grade") == 0;
+    score_named |= strstr(req->update_mask[i], "_score") != NULL;
   }
   if (ctx->st->n_violations) return SG_EINVAL;
   Shegong__V1__Assessment *old;
@@ -361,10 +365,25 @@ static int assess_amend(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *
                                                        : sizeof(uint32_t);
     memcpy((char *)a + fd->offset, (const char *)req->assessment + fd->offset, size);
   }
-  /* a grade not named follows the new scores */
-  if (!grade_named) a->grade = SHEGONG__V1__GRADE__GRADE_UNSPECIFIED;
+  /*
+   * New scores are weighed under the current policy and, unless a grade is
+   * given, graded by its bands. Amending anything else keeps the result as
+   * it was weighed and graded: a note must not undo an 优秀 quota decision
+   * or re-weigh an old year under this year's weights.
+   */
+  if (score_named && !grade_named) a->grade = SHEGONG__V1__GRADE__GRADE_UNSPECIFIED;
   Shegong__V1__Policy *pol;
-  if ((rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol))) return rc;
+  if (score_named) {
+    if ((rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol))) return rc;
+  } else {
+    rc = old->policy_version
+             ? sg_rec_get(ctx->store, txn, SG_REC_POLICY, old->policy_version,
+                          &ctx->arena->allocator, (ProtobufCMessage **)&pol)
+             : sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol);
+    /* a record made under the defaults, before any policy: the defaults */
+    if (rc == 0 && !old->policy_version && pol->version) pol = (Shegong__V1__Policy *)sg_policy_defaults();
+    if (rc) return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
+  }
   check_assessment(ctx, "assessment.", a, pol->assessment);
   if (ctx->st->n_violations) return SG_EINVAL;
   a->version = old->version + 1;
