@@ -197,7 +197,7 @@ static int local_call(sg_replica *r, const sg_method_info *mi, const ProtobufCMe
   sg_arena arena;
   sg_arena_init(&arena, r->limits.max_call_memory);
   sg_call_ctx ctx = {.store = r->store, .limits = &r->limits, .arena = &arena, .st = st,
-                     .peer = r->peer, .method = mi->path};
+                     .peer = r->peer, .method = mi->path, .replica = 1};
   sg_call_ctx_stamp(&ctx);
   MDB_txn *txn = NULL;
   ProtobufCMessage *out = NULL;
@@ -285,6 +285,43 @@ static int apply_unit(sg_replica *r, MDB_txn *txn, const sg_unit *u) {
   return rc;
 }
 
+typedef struct ids {
+  uint64_t *v;
+  size_t n, cap;
+} ids;
+
+static int collect_id(void *arg, uint64_t id) {
+  ids *x = arg;
+  if (x->n == x->cap) {
+    size_t cap = x->cap ? x->cap * 2 : 32;
+    uint64_t *g = realloc(x->v, cap * sizeof *g);
+    if (!g) return SG_ENOMEM;
+    x->v = g;
+    x->cap = cap;
+  }
+  x->v[x->n++] = id;
+  return 0;
+}
+
+/*
+ * A worker who moved away takes its records along: its assessments, visits,
+ * attendance, level changes and history leave the copy with it. Transfers
+ * stay: the town was a party to them.
+ */
+static int forget_worker_records(sg_replica *r, MDB_txn *txn, uint64_t worker) {
+  int rc = 0;
+  for (const sg_rec_kind *k = sg_rec_kinds; k->desc && !rc; k++) {
+    if (!k->index[0].field || strcmp(k->index[0].field, "worker_id") != 0 ||
+        k == SG_REC_TRANSFER)
+      continue;
+    ids x = {0};
+    rc = sg_rec_scan_worker(r->store, txn, k, worker, collect_id, &x);
+    for (size_t i = 0; i < x.n && !rc; i++) rc = sg_rec_delete(r->store, txn, k, x.v[i]);
+    free(x.v);
+  }
+  return rc;
+}
+
 /*
  * Takes the server's worker record: written over the copy's when the worker
  * is (still) in this town, removed from the copy when it has moved away.
@@ -297,6 +334,7 @@ static int apply_worker(sg_replica *r, MDB_txn *txn, const sg_worker *w) {
   if (old && (rc = town_id_by_code(r, txn, old->town_code, &old_town))) goto done;
   if (strcmp(w->town_code, r->town) != 0) {
     rc = old ? sg_workers_delete(r->store, txn, old, old_town) : 0;
+    if (!rc && old) rc = forget_worker_records(r, txn, w->id);
     goto done;
   }
   if ((rc = town_id_by_code(r, txn, w->town_code, &town))) goto done;
@@ -375,7 +413,9 @@ static int take_snapshot(sg_replica *r, sg_client *c, Shegong__V1__SyncReport *r
                       rs->workers_by_town, rs->assessments,        rs->assessments_by_worker,
                       rs->visits,         rs->visits_by_worker,    rs->courses,
                       rs->attendance,     rs->attendance_by_worker, rs->attendance_by_course,
-                      rs->level_changes,  rs->level_changes_by_worker, rs->policies};
+                      rs->level_changes,  rs->level_changes_by_worker, rs->policies,
+                      rs->transfers,      rs->transfers_by_worker, rs->transfers_by_to_town,
+                      rs->transfers_due,  rs->worker_history,  rs->history_by_worker};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0] && !rc; i++)
     if ((rc = mdb_drop(txn, tables[i], 0))) rc = sg_store_err(rc, "empty table");
   uint64_t revision = 0;

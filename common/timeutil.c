@@ -22,9 +22,13 @@ void sg_now_rfc3339(char *out, size_t n) {
   strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static int days_ahead;
+
+void sg_set_days_ahead(int days) { days_ahead = days; }
+
 void sg_today(char *out, size_t n) {
   /* The register's dates are Chinese civil dates: China has one time zone. */
-  time_t t = time(NULL) + 8 * 3600;
+  time_t t = time(NULL) + 8 * 3600 + (time_t)days_ahead * 86400;
   struct tm tm;
   gmtime_r(&t, &tm);
   strftime(out, n, "%Y-%m-%d", &tm);

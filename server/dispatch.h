@@ -45,6 +45,12 @@ typedef struct sg_call_ctx {
   /* who is calling; NULL for local calls (a replica), which are trusted */
   const struct sg_principal *principal;
   /*
+   * Set on a town replica's copy: records the server derives from a write
+   * (level changes, history entries) are left to the server, whose ids
+   * arrive with the next pull; the copy's own sequences would clash.
+   */
+  int replica;
+  /*
    * Streaming methods only: sends msg as the next message of the stream,
    * before the handler returns. 0 or an SG_E* code (the peer is gone).
    */
@@ -108,6 +114,7 @@ extern const sg_method_impl sg_svc_audit[];
 extern const sg_method_impl sg_svc_policies[];
 extern const sg_method_impl sg_svc_assessments[];
 extern const sg_method_impl sg_svc_training[];
+extern const sg_method_impl sg_svc_transfers[];
 
 /* Fills ctx->now and ctx->today. */
 void sg_call_ctx_stamp(sg_call_ctx *ctx);

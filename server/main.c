@@ -17,6 +17,7 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "store/check.h"
+#include "timeutil.h"
 
 typedef struct app {
   uv_loop_t loop;
@@ -48,6 +49,8 @@ static void usage(FILE *f) {
           "  --max-page-size N         largest list page (1000)\n"
           "  --default-timeout-ms MS   deadline of calls that set none (60000)\n"
           "  --output-stall-ms MS      a peer that leaves that much unread is cut off after (60000)\n"
+          "  --days-ahead N      run as if today were N days later (drills and tests of\n"
+          "                      dated changes, e.g. a transfer's effective day)\n"
           "  --version           print the version and exit\n",
           SG_FRAME_MAX_DEFAULT, SG_MAP_SIZE_DEFAULT >> 20);
 }
@@ -149,6 +152,7 @@ int main(int argc, char **argv) {
       {"default-timeout-ms", required_argument, 0, 1006},
       {"output-stall-ms", required_argument, 0, 1007},
       {"metrics-listen", required_argument, 0, 1010},
+      {"days-ahead", required_argument, 0, 1011},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -195,6 +199,15 @@ int main(int argc, char **argv) {
       break;
     case 'X': check_only = 1; break;
     case 1010: metrics_listen = optarg; break;
+    case 1011:
+      if (parse_u64(optarg, 0, 3660, &v)) {
+        fprintf(stderr, "shegongd: --days-ahead must be 0 to 3660\n");
+        return 2;
+      }
+      sg_set_days_ahead((int)v);
+      if (v) sg_warn("--days-ahead %llu: today is taken to be %llu days after the calendar's",
+                     (unsigned long long)v, (unsigned long long)v);
+      break;
     case 1001: case 1002: case 1003: case 1004: case 1005: case 1006: case 1007: {
       static const struct {
         int opt;
@@ -329,6 +342,7 @@ int main(int argc, char **argv) {
       goto out;
     }
   }
+  sg_schedule_start(&a.srv);
   uv_signal_init(&a.loop, &a.sigint);
   uv_signal_init(&a.loop, &a.sigterm);
   a.sigint.data = a.sigterm.data = &a;

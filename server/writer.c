@@ -117,7 +117,7 @@ static void run_batch(sg_writer *w, sg_job *batch) {
     if (!full) {
       rc = mdb_txn_commit(txn);
       txn = NULL;
-      err = rc ? sg_store_err(rc, "commit batch") : 0;
+      err = rc ? sg_store_commit_err(w->store, rc, "commit batch") : 0;
     } else {
       mdb_txn_abort(txn);
       txn = NULL;

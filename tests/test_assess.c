@@ -595,11 +595,18 @@ static size_t course_attendees(sg_client *c, uint64_t course, uint64_t *out, siz
   return n;
 }
 
-static Shegong__V1__ComplianceReport *compliance(sg_client *c, const char *town, uint32_t year) {
+/* With what is not yet due: the tests check due dates in the future too. */
+static Shegong__V1__ComplianceReport *compliance_as(sg_client *c, const char *town, uint32_t year,
+                                                   int upcoming) {
   Shegong__V1__ComplianceRequest req = SHEGONG__V1__COMPLIANCE_REQUEST__INIT;
   req.town_code = (char *)(town ? town : "");
   req.year = year;
+  req.include_upcoming = upcoming;
   return call_ok(c, "Training/Compliance", &req.base);
+}
+
+static Shegong__V1__ComplianceReport *compliance(sg_client *c, const char *town, uint32_t year) {
+  return compliance_as(c, town, year, 1);
 }
 
 static const Shegong__V1__ComplianceRow *compliance_row(const Shegong__V1__ComplianceReport *r,
@@ -1791,6 +1798,11 @@ static void test_training(void **state) {
   assert_non_null(row);
   assert_string_equal(row->due, due_promo);
   assert_int_equal(r->n_rows, 3);
+  free_msg(r);
+  /* without include_upcoming: the promotion's course is not yet due (30 days' grace) */
+  r = compliance_as(f->c, TOWN_A, 0, 0);
+  assert_null(compliance_row(r, w_promo, SHEGONG__V1__TRAINING_RULE__PROMOTION_RULE));
+  assert_int_equal(r->promotions, 1);
   free_msg(r);
 
   /* each attends a course of the kind: each drops off the report */

@@ -416,6 +416,10 @@ static void test_disk_full(void **state) {
   fclose(f);
   int rc = 0;
   for (unsigned tries = 0; tries < 20000 && rc == 0; tries++) rc = create_one(c, k++, &st);
+  if (rc != SG_ENOMEM) {
+    print_message("disk full answered %s: %s\n", sg_code_name(st.code), st.message);
+    hs_server_print_log(&srv, 30);
+  }
   assert_int_equal(rc, SG_ENOMEM); /* RESOURCE_EXHAUSTED */
   assert_int_equal(st.code, 8); /* RESOURCE_EXHAUSTED */
   print_message("disk full after %u creates: %s\n", k, st.message);

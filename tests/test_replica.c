@@ -564,6 +564,34 @@ static void test_records_and_reports_follow_to_the_replica(void **state) {
   l.worker_id = id;
   assert_int_equal(call(f, f->b, "Assessments/List", &l.base, &resp, &st), SG_ENOTFOUND);
 
+  /* a level changed offline through Update: the server records the step,
+   * and the copy gets the server's record (its own ids would clash) */
+  uint64_t lw = nth_worker(f, TOWN1, 1);
+  Shegong__V1__Worker *cur = get_worker(f, f->a, lw);
+  Shegong__V1__Worker lv = SHEGONG__V1__WORKER__INIT;
+  lv.post = cur->post;
+  lv.level = cur->level % 12 + 1;
+  char *lmask[] = {"level"};
+  Shegong__V1__UpdateWorkerRequest lu = SHEGONG__V1__UPDATE_WORKER_REQUEST__INIT;
+  lu.id = lw;
+  lu.expected_version = cur->version;
+  lu.worker = &lv;
+  lu.n_update_mask = 1;
+  lu.update_mask = lmask;
+  assert_int_equal(call(f, f->a, "Workers/Update", &lu.base, &resp, &st), 0);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  protobuf_c_message_free_unpacked(&cur->base, NULL);
+  rep = sync_ok(f, f->a);
+  assert_int_equal(rep->applied, 1);
+  protobuf_c_message_free_unpacked(&rep->base, NULL);
+  Shegong__V1__LevelHistoryRequest lh = SHEGONG__V1__LEVEL_HISTORY_REQUEST__INIT;
+  lh.id = lw;
+  assert_same_answer(f, f->a, "Workers/LevelHistory", &lh.base);
+  Shegong__V1__WorkerHistoryRequest wh = SHEGONG__V1__WORKER_HISTORY_REQUEST__INIT;
+  wh.id = lw;
+  assert_same_answer(f, f->a, "Workers/History", &wh.base);
+  assert_same_reports(f, f->a, TOWN1);
+
   /* recording offline is the server's job for now: refused, with the reason */
   assert_int_equal(call(f, f->a, "Assessments/Record", &rec.base, &resp, &st), SG_EUNIMPL);
   assert_non_null(strstr(st.message, "not available on a replica"));

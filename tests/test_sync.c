@@ -249,7 +249,10 @@ static void test_move_between_towns_concerns_both(void **state) {
   assert_int_equal(pull(f->c, TOWN1, before.head, 100, &p1, &st), 0);
   assert_int_equal(pull(f->c, TOWN2, before.head, 100, &p2, &st), 0);
   assert_int_equal(p1.n, 1);
-  assert_int_equal(p2.n, 1);
+  /* the new town also gets the worker's history entry of the move */
+  assert_int_equal(p2.n, 2);
+  assert_int_equal(p2.changes[1]->record_case, SHEGONG__V1__CHANGE__RECORD_HISTORY);
+  assert_string_equal(p2.changes[1]->history->unit_code, dest->unit_code);
   assert_int_equal(p1.changes[0]->revision, moved->revision);
   assert_int_equal(p1.changes[0]->n_towns, 2);
   assert_int_equal(p1.changes[0]->op, SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE);
@@ -302,7 +305,7 @@ static int snapshot(sg_client *c, const char *town, snap *s, sg_status *st) {
       s->n_workers++;
     }
     s->n_other += r->n_assessments + r->n_visits + r->n_courses + r->n_attendance +
-                  r->n_level_changes;
+                  r->n_level_changes + r->n_transfers + r->n_history;
     if (r->last) {
       last = 1;
       s->revision = r->revision;
@@ -320,6 +323,8 @@ static uint64_t record_worker(const Shegong__V1__Change *c) {
   case SHEGONG__V1__CHANGE__RECORD_VISITS: return c->visits->worker_id;
   case SHEGONG__V1__CHANGE__RECORD_ATTENDANCE: return c->attendance->worker_id;
   case SHEGONG__V1__CHANGE__RECORD_LEVEL_CHANGE: return c->level_change->worker_id;
+  case SHEGONG__V1__CHANGE__RECORD_HISTORY: return c->history->worker_id;
+  case SHEGONG__V1__CHANGE__RECORD_TRANSFER: return c->transfer->worker_id;
   default: return 0;
   }
 }

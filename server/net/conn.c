@@ -849,6 +849,10 @@ void sg_server_job_done(sg_job *job, void *data) {
     sg_job_free(job);
     return;
   }
+  if (!c) { /* the server's own (the transfer scheduler) */
+    sg_schedule_job_done(job);
+    return;
+  }
   remove_call(c, job);
   sg_metrics_call(sg_dispatch_index(job->entry), job->st.code, sg_now_us() - job->t0_us);
   if (!c->closing)
@@ -941,6 +945,8 @@ void sg_server_stop(sg_server *srv) {
     srv->listening = 0;
   }
   if (srv->heartbeat_started) uv_close((uv_handle_t *)&srv->heartbeat, NULL);
+  if (srv->schedule_started) uv_close((uv_handle_t *)&srv->schedule, NULL);
+  srv->schedule_started = 0;
   for (sg_conn *c = srv->conns; c; c = c->next) {
     sg_conn_stop_reading(c);
     while (c->n_watches) end_watch(c, &c->watches[0], SG_EUNAVAIL, "the server is stopping");

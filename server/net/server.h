@@ -46,6 +46,9 @@ typedef struct sg_server {
   uv_timer_t stop_timer; /* bounds how long stop waits for peers that do not read */
   int stop_timer_started;
   uint32_t stop_grace_ms;
+  uv_timer_t schedule;   /* approved transfers take effect on their day (schedule.c) */
+  int schedule_started;
+  uint32_t schedule_ms;
 } sg_server;
 
 /* Initialises limits to their defaults. */
@@ -73,6 +76,11 @@ void sg_server_job_done(sg_job *job, void *data);
 /* After each committed batch (the writer's on_batch hook, arg = srv): sends
  * every open watch the changes it has not seen. */
 void sg_server_after_batch(void *srv);
+
+/* The transfer scheduler (schedule.c): started with the server, stopped by sg_server_stop. */
+void sg_schedule_start(sg_server *srv);
+/* A scheduler job is back from the writer (called by sg_server_job_done). */
+void sg_schedule_job_done(sg_job *job);
 
 /* Accepts one connection from the listener (listener.c -> conn.c). */
 void sg_conn_accept(sg_server *srv);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "error.h"
 #include "log.h"
@@ -23,6 +24,24 @@ int sg_store_err(int mdb_rc, const char *what) {
   }
   sg_error("storage: %s: %s", what, mdb_strerror(mdb_rc));
   return SG_ESTORAGE;
+}
+
+int sg_store_commit_err(sg_store *s, int mdb_rc, const char *what) {
+  /*
+   * A full disk can come back from a commit as EIO: LMDB reports a short
+   * write (pwrite wrote part of the pages, without an errno) that way. If
+   * the data directory's file system has no room left, say so: the client
+   * should hear RESOURCE_EXHAUSTED, not INTERNAL.
+   */
+  const char *path = NULL;
+  struct statvfs fs;
+  if (mdb_rc == EIO && mdb_env_get_path(s->env, &path) == 0 && path && statvfs(path, &fs) == 0 &&
+      (uint64_t)fs.f_bavail * fs.f_frsize < ((uint64_t)1 << 20)) {
+    sg_error("storage: %s: a short write with %llu bytes free: the data disk is full", what,
+             (unsigned long long)fs.f_bavail * fs.f_frsize);
+    return SG_ENOSPACE;
+  }
+  return sg_store_err(mdb_rc, what);
 }
 
 void sg_key_u64(uint8_t out[8], uint64_t v) {
@@ -149,10 +168,21 @@ static int migrate_v4(sg_store *s, MDB_txn *txn) {
   return 0;
 }
 
+/*
+ * Schema version 4 -> 5: transfers and the workers' history, in new empty
+ * tables. A worker registered before has no history entries; Workers/History
+ * answers for it from the record itself (docs/PROTOCOL.md, Workers/History).
+ */
+static int migrate_v5(sg_store *s, MDB_txn *txn) {
+  (void)s;
+  (void)txn;
+  return 0;
+}
+
 typedef int (*migration_fn)(sg_store *, MDB_txn *);
 /* migrations[i] takes the schema from version i to i + 1 */
 static const migration_fn migrations[SG_SCHEMA_VERSION] = {migrate_v1, migrate_v2, migrate_v3,
-                                                                    migrate_v4};
+                                                                    migrate_v4, migrate_v5};
 
 static int open_tables(sg_store *s, MDB_txn *txn) {
   struct {
@@ -184,6 +214,12 @@ static int open_tables(sg_store *s, MDB_txn *txn) {
       {"level_changes", &s->level_changes},
       {"level_changes_by_worker", &s->level_changes_by_worker},
       {"policies", &s->policies},
+      {"transfers", &s->transfers},
+      {"transfers_by_worker", &s->transfers_by_worker},
+      {"transfers_by_to_town", &s->transfers_by_to_town},
+      {"transfers_due", &s->transfers_due},
+      {"worker_history", &s->worker_history},
+      {"history_by_worker", &s->history_by_worker},
   };
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     int rc = mdb_dbi_open(txn, tables[i].name, MDB_CREATE, tables[i].dbi);
@@ -242,7 +278,7 @@ int sg_store_open(sg_store **out, const char *dir, size_t map_size) {
     err = SG_EIO;
     goto done;
   }
-  if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 32)) ||
+  if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 64)) ||
       (rc = mdb_env_set_maxreaders(s->env, 126)) ||
       (rc = mdb_env_set_mapsize(s->env, s->map_size))) {
     err = sg_store_err(rc, "create environment");

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_SCHEMA_VERSION 4
+#define SG_SCHEMA_VERSION 5
 #define SG_MAP_SIZE_DEFAULT ((size_t)4 << 30) /* address space, not disk */
 #define SG_IDNO_DIGEST_BYTES 16
 
@@ -30,6 +30,9 @@ typedef struct sg_store {
   MDB_dbi assessments, assessments_by_worker, visits, visits_by_worker;
   MDB_dbi courses, attendance, attendance_by_worker, attendance_by_course;
   MDB_dbi level_changes, level_changes_by_worker, policies;
+  /* schema 5: transfers and the workers' dated history */
+  MDB_dbi transfers, transfers_by_worker, transfers_by_to_town, transfers_due;
+  MDB_dbi worker_history, history_by_worker;
   /* Key of the ID-number digest index, so that the index alone does not
    * reveal ID numbers. Created with the database, read at open. */
   uint8_t idno_key[32];
@@ -73,6 +76,9 @@ int sg_store_grow(sg_store *s);
  * codes or paths to clients.
  */
 int sg_store_err(int mdb_rc, const char *what);
+
+/* sg_store_err for a commit: a short write on a full disk is SG_ENOSPACE. */
+int sg_store_commit_err(sg_store *s, int mdb_rc, const char *what);
 
 /* Big-endian keys so that LMDB's byte order is numeric order. */
 void sg_key_u64(uint8_t out[8], uint64_t v);

@@ -23,6 +23,11 @@ const sg_rec_kind sg_rec_kinds[] = {
      "seq:level_change", OFF(level_changes), {{"worker_id", OFF(level_changes_by_worker)}, {NULL, 0}}},
     {&shegong__v1__policy__descriptor, SHEGONG__V1__ENTITY__ENTITY_POLICY, NULL, OFF(policies),
      {{NULL, 0}, {NULL, 0}}},
+    {&shegong__v1__transfer__descriptor, SHEGONG__V1__ENTITY__ENTITY_TRANSFER, "seq:transfer",
+     OFF(transfers),
+     {{"worker_id", OFF(transfers_by_worker)}, {"to_town_id", OFF(transfers_by_to_town)}}},
+    {&shegong__v1__worker_history_entry__descriptor, SHEGONG__V1__ENTITY__ENTITY_WORKER_HISTORY,
+     "seq:history", OFF(worker_history), {{"worker_id", OFF(history_by_worker)}, {NULL, 0}}},
     {NULL, 0, NULL, 0, {{NULL, 0}, {NULL, 0}}},
 };
 
@@ -32,6 +37,8 @@ const sg_rec_kind *const SG_REC_COURSE = &sg_rec_kinds[2];
 const sg_rec_kind *const SG_REC_ATTENDANCE = &sg_rec_kinds[3];
 const sg_rec_kind *const SG_REC_LEVEL_CHANGE = &sg_rec_kinds[4];
 const sg_rec_kind *const SG_REC_POLICY = &sg_rec_kinds[5];
+const sg_rec_kind *const SG_REC_TRANSFER = &sg_rec_kinds[6];
+const sg_rec_kind *const SG_REC_HISTORY = &sg_rec_kinds[7];
 
 const sg_rec_kind *sg_rec_kind_of(const ProtobufCMessageDescriptor *d) {
   for (const sg_rec_kind *k = sg_rec_kinds; k->desc; k++)
@@ -75,8 +82,38 @@ int sg_rec_put(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, const ProtobufCM
     }
   } else if (rc) {
     return sg_store_err(rc, "read record");
+  } else if (k->index[0].field) {
+    /* indexed fields never change: an overwrite that changes one is two
+     * records under one id (a clash of sequences), never an update */
+    ProtobufCMessage *old = protobuf_c_message_unpack(k->desc, NULL, vv.mv_size, vv.mv_data);
+    if (!old) return SG_EDATALOSS;
+    int same = 1;
+    for (int i = 0; i < 2 && k->index[i].field; i++)
+      same &= sg_msg_u64(old, k->index[i].field) == sg_msg_u64(msg, k->index[i].field);
+    protobuf_c_message_free_unpacked(old, NULL);
+    if (!same) {
+      sg_error("storage: %s %llu would be overwritten by another record with the same id",
+               k->desc->short_name, (unsigned long long)key);
+      return SG_EINTERNAL;
+    }
   }
   return sg_record_put(txn, table, key, msg, 0);
+}
+
+int sg_rec_delete(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, uint64_t key) {
+  ProtobufCMessage *old;
+  int rc = sg_rec_get(s, txn, k, key, NULL, &old);
+  if (rc == SG_ENOTFOUND) return 0;
+  if (rc) return rc;
+  for (int i = 0; i < 2 && k->index[i].field && !rc; i++) {
+    rc = sg_index_pair_del(txn, sg_rec_dbi(s, k->index[i].dbi), sg_msg_u64(old, k->index[i].field),
+                           key);
+    if (rc == SG_ENOTFOUND) rc = 0;
+  }
+  protobuf_c_message_free_unpacked(old, NULL);
+  uint8_t kb[8];
+  sg_key_u64(kb, key);
+  return rc ? rc : sg_index_del(txn, sg_rec_dbi(s, k->table), kb, 8);
 }
 
 int sg_rec_get(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, uint64_t key,

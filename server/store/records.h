@@ -10,6 +10,11 @@
  *   attendance       id -> Attendance        attendance_by_worker, attendance_by_course
  *   level_changes    id -> LevelChange       level_changes_by_worker
  *   policies         version -> Policy       (the newest is current)
+ *   transfers        id -> Transfer          transfers_by_worker, transfers_by_to_town
+ *   worker_history   id -> WorkerHistoryEntry  history_by_worker
+ *
+ * and one index kept by hand, because a transfer's state changes:
+ *   transfers_due    (effective day number, id) of APPROVED transfers
  *
  * The kinds are data: sync (the changelog, snapshots, a replica's apply)
  * walks this table instead of a switch per record type.
@@ -20,6 +25,7 @@
 #include "shegong/v1/assessments.pb-c.h"
 #include "shegong/v1/policy.pb-c.h"
 #include "shegong/v1/training.pb-c.h"
+#include "shegong/v1/transfers.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 #include "store/env.h"
 
@@ -59,13 +65,16 @@ MDB_dbi sg_rec_dbi(const sg_store *s, size_t off);
 int sg_rec_put(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, const ProtobufCMessage *msg);
 int sg_rec_get(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, uint64_t key,
                ProtobufCAllocator *alloc, ProtobufCMessage **out);
+/* Removes record key of kind k and its index entries (a replica letting a worker go). */
+int sg_rec_delete(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, uint64_t key);
 /* Calls fn with the ids of worker_id's records of kind k, oldest first. */
 int sg_rec_scan_worker(sg_store *s, MDB_txn *txn, const sg_rec_kind *k, uint64_t worker_id,
                        sg_pair_fn fn, void *arg);
 
 /* Kinds, by name, for the handlers. */
 extern const sg_rec_kind *const SG_REC_ASSESSMENT, *const SG_REC_VISITS, *const SG_REC_COURSE,
-    *const SG_REC_ATTENDANCE, *const SG_REC_LEVEL_CHANGE, *const SG_REC_POLICY;
+    *const SG_REC_ATTENDANCE, *const SG_REC_LEVEL_CHANGE, *const SG_REC_POLICY,
+    *const SG_REC_TRANSFER, *const SG_REC_HISTORY;
 
 /*
  * The current policy, unpacked with alloc. Until the district loads one,

@@ -21,6 +21,7 @@
 #define SG_BULK_MAX 2000
 #define SG_LIST_MAX 20000
 #define SG_VISITS_MAX 100000
+#define SG_PER_YEAR_MAX 40      /* 12 monthly, 4 quarterly, 1 year-end and some special */
 
 static int two_decimals(double v) {
   return isfinite(v) && fabs(v * 100 - round(v * 100)) < 1e-6;
@@ -133,29 +134,37 @@ typedef struct find_ctx {
   sg_call_ctx *ctx;
   MDB_txn *txn;
   const Shegong__V1__Assessment *a;
-  uint64_t found;
+  uint64_t found;     /* another in the same one-per-period slot */
+  uint32_t in_year;   /* the worker's assessments of the same year */
   int err;
 } find_ctx;
 
-/* Another assessment of the same worker for the same one-per-period slot. */
 static int find_same_period(void *arg, uint64_t id) {
   find_ctx *fc = arg;
   if (id == fc->a->id) return 0;
+  /* each record read is dropped again: a worker's history may be long */
+  sg_arena_mark m = sg_arena_get_mark(fc->ctx->arena);
   Shegong__V1__Assessment *o;
   int rc = sg_rec_get(fc->ctx->store, fc->txn, SG_REC_ASSESSMENT, id, &fc->ctx->arena->allocator,
                       (ProtobufCMessage **)&o);
-  if (rc) return fc->err = rc, -1;
+  if (rc) return fc->err = rc;
+  if (o->year == fc->a->year) fc->in_year++;
   if (o->kind == fc->a->kind && o->year == fc->a->year && o->quarter == fc->a->quarter &&
-      o->month == fc->a->month) {
+      o->month == fc->a->month && (o->kind == SHEGONG__V1__ASSESSMENT_KIND__YEAR_END ||
+                                   o->kind == SHEGONG__V1__ASSESSMENT_KIND__REGULAR))
     fc->found = id;
-    return 1;
-  }
+  sg_arena_rewind(fc->ctx->arena, m);
   return 0;
 }
 
-/* Checks the assessment against its worker: employed in the period, one per slot. */
-static int check_against_worker(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix,
-                                const Shegong__V1__Assessment *a, const sg_worker *w) {
+/*
+ * Checks the assessment against its worker: employed in the period, one per
+ * slot for 年终 (a year) and 平时 (a quarter or month), and at most
+ * SG_PER_YEAR_MAX of any kind in a year, which bounds what every later
+ * check and report reads about one worker.
+ */
+static int check_against_worker(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Assessment *a,
+                                const sg_worker *w) {
   sg_date first, last, hire, leave;
   period_of(a, &first, &last);
   if (sg_validate_date(w->hire_date, &hire, NULL, 0) == 0 && sg_date_cmp(&hire, &last) > 0)
@@ -165,26 +174,27 @@ static int check_against_worker(sg_call_ctx *ctx, MDB_txn *txn, const char *pref
       sg_date_cmp(&leave, &first) < 0)
     return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu left on %s, before the period",
                          (unsigned long long)w->id, w->leave_date);
-  if (a->kind != SHEGONG__V1__ASSESSMENT_KIND__YEAR_END &&
-      a->kind != SHEGONG__V1__ASSESSMENT_KIND__REGULAR)
-    return 0; /* 专项 and 综合 may come several times a year */
-  find_ctx fc = {ctx, txn, a, 0, 0};
+  find_ctx fc = {ctx, txn, a, 0, 0, 0};
   int rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_ASSESSMENT, w->id, find_same_period, &fc);
-  if (rc || (rc = fc.err)) return rc;
-  (void)prefix;
+  if (fc.err) return fc.err;
+  if (rc) return rc;
   if (fc.found)
     return sg_status_set(ctx->st, SG_EEXISTS, "worker %llu already has this %s (assessment %llu)",
                          (unsigned long long)w->id,
                          a->kind == SHEGONG__V1__ASSESSMENT_KIND__YEAR_END ? "year's 年终 result"
                                                                            : "period's 平时 result",
                          (unsigned long long)fc.found);
+  if (fc.in_year >= SG_PER_YEAR_MAX)
+    return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu has %u assessments for %u already: "
+                         "at most %d a year", (unsigned long long)w->id, fc.in_year, a->year,
+                         SG_PER_YEAR_MAX);
   return 0;
 }
 
 typedef struct visits_find {
   sg_call_ctx *ctx;
   MDB_txn *txn;
-  ProtobufCAllocator *alloc;
+  sg_arena *arena;
   uint32_t year;
   Shegong__V1__HouseholdVisits *found;
   int err;
@@ -192,30 +202,33 @@ typedef struct visits_find {
 
 static int find_visits_year(void *arg, uint64_t id) {
   visits_find *v = arg;
+  sg_arena_mark m = sg_arena_get_mark(v->arena);
   Shegong__V1__HouseholdVisits *h;
-  int rc = sg_rec_get(v->ctx->store, v->txn, SG_REC_VISITS, id, v->alloc, (ProtobufCMessage **)&h);
-  if (rc) return v->err = rc, -1;
+  int rc = sg_rec_get(v->ctx->store, v->txn, SG_REC_VISITS, id, &v->arena->allocator,
+                      (ProtobufCMessage **)&h);
+  if (rc) return v->err = rc;
   if (h->year == v->year) {
     v->found = h;
     return 1;
   }
+  sg_arena_rewind(v->arena, m);
   return 0;
 }
 
-/* The worker's visits record for year, or NULL. Memory: alloc. */
-static int visits_of(sg_call_ctx *ctx, MDB_txn *txn, ProtobufCAllocator *alloc, uint64_t worker,
+/* The worker's visits record for year, or NULL. Memory: arena. */
+static int visits_of(sg_call_ctx *ctx, MDB_txn *txn, sg_arena *arena, uint64_t worker,
                      uint32_t year, Shegong__V1__HouseholdVisits **out) {
-  visits_find v = {ctx, txn, alloc, year, NULL, 0};
+  visits_find v = {ctx, txn, arena, year, NULL, 0};
   int rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_VISITS, worker, find_visits_year, &v);
   *out = v.found;
-  return rc ? rc : v.err;
+  return v.err ? v.err : rc;
 }
 
 /* Sets worker w's visit count for year (validated by the caller). */
 static int put_visits(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64_t town,
                       uint32_t year, uint32_t count, Shegong__V1__HouseholdVisits **out) {
   Shegong__V1__HouseholdVisits *h;
-  int rc = visits_of(ctx, txn, &ctx->arena->allocator, w->id, year, &h);
+  int rc = visits_of(ctx, txn, ctx->arena, w->id, year, &h);
   if (rc) return rc;
   int op = SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE;
   if (!h) {
@@ -289,7 +302,7 @@ static int record_one(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix,
   check_assessment(ctx, ap, a, pol->assessment);
   if (req->set_visits) check_visits(ctx, prefix, a->year, req->household_visits, w);
   if (ctx->st->n_violations) return SG_EINVAL;
-  if ((rc = check_against_worker(ctx, txn, prefix, a, w))) return rc;
+  if ((rc = check_against_worker(ctx, txn, a, w))) return rc;
   if ((rc = sg_store_next_id(ctx->store, txn, SG_REC_ASSESSMENT->seq, &a->id)) ||
       (rc = sg_store_next_revision(ctx->store, txn, &a->revision)))
     return rc;
@@ -414,22 +427,25 @@ typedef struct list_ctx {
 
 static int list_one(void *arg, uint64_t id) {
   list_ctx *l = arg;
+  sg_arena_mark m = sg_arena_get_mark(l->ctx->arena);
   Shegong__V1__Assessment *a;
   int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_ASSESSMENT, id, &l->ctx->arena->allocator,
                       (ProtobufCMessage **)&a);
-  if (rc) return l->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc), -1;
-  if ((l->req->year && a->year != l->req->year) || (l->req->kind && a->kind != l->req->kind))
+  if (rc) return l->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  if ((l->req->year && a->year != l->req->year) || (l->req->kind && a->kind != l->req->kind)) {
+    sg_arena_rewind(l->ctx->arena, m);
     return 0;
+  }
   if (l->r->n_assessments == SG_LIST_MAX) {
     l->err = sg_status_set(l->ctx->st, SG_ENOMEM,
                            "more than %d assessments: narrow the list by year, kind or unit",
                            SG_LIST_MAX);
-    return -1;
+    return l->err;
   }
   if (l->r->n_assessments == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 64;
     Shegong__V1__Assessment **grown = sg_arena_alloc(l->ctx->arena, cap * sizeof *grown);
-    if (!grown) return l->err = SG_ENOMEM, -1;
+    if (!grown) return l->err = SG_ENOMEM;
     if (l->r->n_assessments) memcpy(grown, l->r->assessments, l->r->n_assessments * sizeof *grown);
     l->r->assessments = grown;
     l->cap = cap;
@@ -442,7 +458,7 @@ static int list_worker(void *arg, sg_worker *w, sg_arena *scratch) {
   (void)scratch;
   list_ctx *l = arg;
   int rc = sg_rec_scan_worker(l->ctx->store, l->txn, SG_REC_ASSESSMENT, w->id, list_one, l);
-  return rc ? rc : l->err;
+  return l->err ? l->err : rc;
 }
 
 static int assess_list(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
@@ -612,7 +628,7 @@ static int visits_worker(void *arg, sg_worker *w, sg_arena *scratch) {
   long served = sg_date_days(&to) - sg_date_days(&from) + 1;
   uint32_t required = (uint32_t)((uint64_t)v->minimum * (uint64_t)served / (uint64_t)year_days);
   Shegong__V1__HouseholdVisits *h;
-  int rc = visits_of(v->ctx, v->txn, &scratch->allocator, w->id, v->year, &h);
+  int rc = visits_of(v->ctx, v->txn, scratch, w->id, v->year, &h);
   if (rc) return rc;
   uint32_t count = h ? h->count : 0;
   if (count >= required) return 0;
@@ -682,15 +698,19 @@ typedef struct facts_ctx {
 
 static int facts_assessment(void *arg, uint64_t id) {
   facts_ctx *f = arg;
+  sg_arena_mark m = sg_arena_get_mark(f->arena);
   Shegong__V1__Assessment *a;
   int rc = sg_rec_get(f->ctx->store, f->txn, SG_REC_ASSESSMENT, id, &f->arena->allocator,
                       (ProtobufCMessage **)&a);
-  if (rc) return f->err = rc, -1;
-  if (a->kind != SHEGONG__V1__ASSESSMENT_KIND__YEAR_END) return 0;
+  if (rc) return f->err = rc;
+  if (a->kind != SHEGONG__V1__ASSESSMENT_KIND__YEAR_END) {
+    sg_arena_rewind(f->arena, m); /* only year-end results count for steps */
+    return 0;
+  }
   if (f->n_years == f->cap_years) {
     size_t c = f->cap_years ? f->cap_years * 2 : 16;
     sg_year_result *g = sg_arena_alloc(f->arena, c * sizeof *g);
-    if (!g) return f->err = SG_ENOMEM, -1;
+    if (!g) return f->err = SG_ENOMEM;
     if (f->n_years) memcpy(g, f->years, f->n_years * sizeof *g);
     f->years = g;
     f->cap_years = c;
@@ -704,9 +724,9 @@ static int facts_change(void *arg, uint64_t id) {
   Shegong__V1__LevelChange *c;
   int rc = sg_rec_get(f->ctx->store, f->txn, SG_REC_LEVEL_CHANGE, id, &f->arena->allocator,
                       (ProtobufCMessage **)&c);
-  if (rc) return f->err = rc, -1;
+  if (rc) return f->err = rc;
   if (rows_grow(f->arena, (void ***)&f->changes, f->n_changes, &f->cap_changes))
-    return f->err = SG_ENOMEM, -1;
+    return f->err = SG_ENOMEM;
   f->changes[f->n_changes++] = c;
   return 0;
 }
@@ -717,7 +737,8 @@ int sg_step_facts_load(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, sg_ar
   int rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_ASSESSMENT, w->id, facts_assessment, &f);
   if (!rc && !f.err)
     rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_LEVEL_CHANGE, w->id, facts_change, &f);
-  if (rc || (rc = f.err)) return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
+  if (f.err) rc = f.err;
+  if (rc) return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
   *out = (sg_step_facts){w->post, w->level, w->hire_date, is_left(w), f.years, f.n_years,
                          f.changes, f.n_changes};
   return 0;

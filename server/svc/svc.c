@@ -195,8 +195,8 @@ static int scope_visit(void *arg, uint64_t id) {
   sg_arena_reset(&w->scratch);
   sg_worker *wk;
   int rc = sg_workers_get(w->ctx->store, w->txn, id, &w->scratch.allocator, &wk);
-  if (rc) return w->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc), -1;
-  if ((rc = w->fn(w->arg, wk, &w->scratch))) return w->err = rc, -1;
+  if (rc) return w->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  if ((rc = w->fn(w->arg, wk, &w->scratch))) return w->err = rc;
   return 0;
 }
 

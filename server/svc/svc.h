@@ -117,6 +117,29 @@ int sg_worker_load_scoped(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id, const cha
 int sg_step_facts_load(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Worker *w,
                        sg_arena *arena, sg_step_facts *out);
 
+/*
+ * A worker's history entry (Workers/History) for w as it now stands, from
+ * `date`, with its change; every change of unit, role, post, level or status
+ * appends one. town is w's town id.
+ */
+int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Worker *w,
+                             uint64_t town, const char *date, const char *cause,
+                             uint64_t transfer_id);
+
+/*
+ * Writes w (a changed copy of the stored old) as Workers/Update would: the
+ * same validation, indexes moved, the change (both towns when it moves),
+ * and a history entry from `date`. *town gets w's town id (may be NULL).
+ */
+int sg_worker_rewrite(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Worker *old,
+                      Shegong__V1__Worker *w, const char *date, const char *cause,
+                      uint64_t transfer_id, uint64_t *town);
+/* A shallow copy in the call's arena, to change and rewrite. */
+Shegong__V1__Worker *sg_worker_copy(sg_call_ctx *ctx, const Shegong__V1__Worker *w);
+
+/* True when an approved transfer is due on or before day today_days (days since 1970). */
+int sg_transfers_due(sg_store *s, MDB_txn *txn, uint64_t today_days);
+
 /* Copies a string into the call's arena; "" for NULL. */
 char *sg_dup(sg_call_ctx *ctx, const char *s);
 

@@ -294,6 +294,23 @@ static int snap_district_records(snap_ctx *s, const char *town_code) {
   return s->err ? 1 : 0;
 }
 
+/* A transfer into the town of a worker who is not (yet) the town's: those
+ * of its own workers come with them. */
+static int snap_incoming_visit(void *arg, uint64_t key) {
+  snap_kind_ctx *kc = arg;
+  snap_ctx *s = kc->s;
+  sg_arena_mark m = sg_arena_get_mark(s->batch_arena);
+  Shegong__V1__Transfer *t;
+  sg_worker *w;
+  int rc = sg_rec_get(s->ctx->store, s->txn, SG_REC_TRANSFER, key, &s->batch_arena->allocator,
+                      (ProtobufCMessage **)&t);
+  if (!rc) rc = sg_workers_get(s->ctx->store, s->txn, t->worker_id, &s->batch_arena->allocator, &w);
+  if (rc) return s->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  int theirs = strcmp(w->town_code, kc->town_code) != 0;
+  sg_arena_rewind(s->batch_arena, m);
+  return theirs ? snap_record(s, SG_REC_TRANSFER, key) : 0;
+}
+
 /* Adds unit id to the batch (flushing a full batch first, so the unit
  * lands in the batch's fresh arena). */
 static int snap_unit_flat(void *arg, uint64_t id) {
@@ -359,6 +376,10 @@ static int sync_snapshot(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
     snap_unit_flat(&s, district_id);
     if (!s.err) snap_unit(&s, town_id);
     if (!s.err) rc = sg_index_pair_scan(txn, st->workers_by_town, town_id, 0, snap_worker, &s);
+    /* transfers coming in, so that the destination sees what it must approve */
+    snap_kind_ctx in = {&s, SG_REC_TRANSFER, req->town_code};
+    if (!rc && !s.err)
+      rc = sg_index_pair_scan(txn, st->transfers_by_to_town, town_id, 0, snap_incoming_visit, &in);
   }
   if (rc || (rc = s.err)) goto done;
   s.batch->revision = head;

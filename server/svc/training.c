@@ -124,22 +124,25 @@ typedef struct courses_ctx {
 
 static int course_one(void *arg, uint64_t id) {
   courses_ctx *l = arg;
+  sg_arena_mark m = sg_arena_get_mark(l->ctx->arena);
   Shegong__V1__Course *c;
   int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_COURSE, id, &l->ctx->arena->allocator,
                       (ProtobufCMessage **)&c);
-  if (rc) return l->err = rc, -1;
+  if (rc) return l->err = rc;
   char year[8];
   snprintf(year, sizeof year, "%04u", l->req->year);
   if ((l->req->year && strncmp(c->end_date, year, 4) != 0) ||
       (l->req->kind && c->kind != l->req->kind) ||
-      (l->town && c->town_code[0] && strcmp(c->town_code, l->town) != 0))
+      (l->town && c->town_code[0] && strcmp(c->town_code, l->town) != 0)) {
+    sg_arena_rewind(l->ctx->arena, m);
     return 0;
+  }
   if (l->r->n_courses == SG_LIST_MAX) {
     l->err = sg_status_set(l->ctx->st, SG_ENOMEM, "more than %d courses: give a year", SG_LIST_MAX);
-    return -1;
+    return l->err;
   }
   if (rows_grow(l->ctx->arena, (void ***)&l->r->courses, l->r->n_courses, &l->cap))
-    return l->err = SG_ENOMEM, -1;
+    return l->err = SG_ENOMEM;
   l->r->courses[l->r->n_courses++] = c;
   return 0;
 }
@@ -155,11 +158,17 @@ static int training_list_courses(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufC
   courses_ctx l = {.ctx = ctx, .txn = txn, .req = req};
   const sg_principal *p = ctx->principal;
   if (req->town_code[0]) {
-    uint64_t town;
-    int rc = sg_index_get_id(txn, ctx->store->units_by_code, req->town_code,
-                             strlen(req->town_code), &town);
+    sg_unit *u;
+    int rc = strlen(req->town_code) <= 15 ? sg_units_get_by_code(ctx->store, txn, req->town_code,
+                                                                  &ctx->arena->allocator, &u)
+                                          : SG_ENOTFOUND;
     if (rc == SG_ENOTFOUND) return sg_status_set(ctx->st, rc, "town %s not found", req->town_code);
-    if (rc || (rc = sg_authz_town(ctx, town, req->town_code))) return rc;
+    if (rc) return rc;
+    if (u->kind != SHEGONG__V1__UNIT_KIND__TOWN) {
+      sg_status_violation(ctx->st, "town_code", "%s is not a town", req->town_code);
+      return SG_EINVAL;
+    }
+    if ((rc = sg_authz_town(ctx, u->id, req->town_code))) return rc;
     l.town = req->town_code;
   } else if (p && p->town_id) {
     l.town = p->town_code;
@@ -197,12 +206,14 @@ typedef struct dup_ctx {
 
 static int find_course_attendance(void *arg, uint64_t id) {
   dup_ctx *d = arg;
+  sg_arena_mark m = sg_arena_get_mark(d->ctx->arena);
   Shegong__V1__Attendance *a;
   int rc = sg_rec_get(d->ctx->store, d->txn, SG_REC_ATTENDANCE, id, &d->ctx->arena->allocator,
                       (ProtobufCMessage **)&a);
-  if (rc) return d->err = rc, -1;
-  if (a->course_id == d->course) return d->found = 1, 1;
-  return 0;
+  if (rc) return d->err = rc;
+  int same = a->course_id == d->course;
+  sg_arena_rewind(d->ctx->arena, m);
+  return same ? (d->found = 1) : 0;
 }
 
 static int training_attend(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
@@ -247,6 +258,11 @@ static int training_attend(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessag
       sg_worker *w;
       uint64_t town;
       rc = sg_worker_load_scoped(&sub, txn, req->worker_ids[i], field, &w, &town);
+      if (rc == 0 && c->town_code[0] && strcmp(c->town_code, w->town_code) != 0)
+        rc = sg_status_set(&row_st, SG_EPRECOND,
+                           "worker %llu is of town %s; course %llu is town %s's own",
+                           (unsigned long long)w->id, w->town_code, (unsigned long long)c->id,
+                           c->town_code);
       if (rc == 0 && w->status == SHEGONG__V1__WORKER_STATUS__LEFT &&
           strcmp(w->leave_date, c->start_date) < 0)
         rc = sg_status_set(&row_st, SG_EPRECOND, "worker %llu left on %s, before the course",
@@ -311,24 +327,28 @@ typedef struct attendance_ctx {
 
 static int attendance_one(void *arg, uint64_t id) {
   attendance_ctx *l = arg;
+  sg_arena_mark m = sg_arena_get_mark(l->arena);
   Shegong__V1__Attendance *a;
   int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_ATTENDANCE, id, &l->arena->allocator,
                       (ProtobufCMessage **)&a);
-  if (rc) return l->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc), -1;
+  if (rc) return l->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
   if (l->town_only) {
     sg_worker *w;
     uint64_t wtown;
     if ((rc = sg_workers_get(l->ctx->store, l->txn, a->worker_id, &l->arena->allocator, &w)) ||
         (rc = sg_index_get_id(l->txn, l->ctx->store->units_by_code, w->town_code,
                               strlen(w->town_code), &wtown)))
-      return l->err = rc, -1;
-    if (wtown != l->town_only) return 0;
+      return l->err = rc;
+    if (wtown != l->town_only) {
+      sg_arena_rewind(l->arena, m);
+      return 0;
+    }
   }
   if (l->n == SG_LIST_MAX) {
     l->err = sg_status_set(l->ctx->st, SG_ENOMEM, "more than %d rows", SG_LIST_MAX);
-    return -1;
+    return l->err;
   }
-  if (rows_grow(l->arena, (void ***)&l->rows, l->n, &l->cap)) return l->err = SG_ENOMEM, -1;
+  if (rows_grow(l->arena, (void ***)&l->rows, l->n, &l->cap)) return l->err = SG_ENOMEM;
   l->rows[l->n++] = a;
   return 0;
 }
@@ -372,6 +392,7 @@ typedef struct compliance_ctx {
   MDB_txn *txn;
   const Shegong__V1__TrainingPolicy *pol;
   uint32_t year;
+  int upcoming; /* list what is not yet due as well */
   Shegong__V1__ComplianceReport *r;
   size_t cap;
 } compliance_ctx;
@@ -417,22 +438,26 @@ typedef struct promo_ctx {
   MDB_txn *txn;
   sg_arena *arena;
   uint32_t year;
-  Shegong__V1__LevelChange *found[16];
-  size_t n;
+  Shegong__V1__LevelChange **found;
+  size_t n, cap;
   int err;
 } promo_ctx;
 
 static int promo_one(void *arg, uint64_t id) {
   promo_ctx *p = arg;
+  sg_arena_mark m = sg_arena_get_mark(p->arena);
   Shegong__V1__LevelChange *c;
   int rc = sg_rec_get(p->ctx->store, p->txn, SG_REC_LEVEL_CHANGE, id, &p->arena->allocator,
                       (ProtobufCMessage **)&c);
-  if (rc) return p->err = rc, -1;
+  if (rc) return p->err = rc;
   char y[8];
   snprintf(y, sizeof y, "%04u", p->year);
-  if (c->kind == SHEGONG__V1__LEVEL_CHANGE_KIND__PROMOTION && strncmp(c->effective_date, y, 4) == 0 &&
-      p->n < 16)
-    p->found[p->n++] = c;
+  if (c->kind != SHEGONG__V1__LEVEL_CHANGE_KIND__PROMOTION || strncmp(c->effective_date, y, 4) != 0) {
+    sg_arena_rewind(p->arena, m);
+    return 0;
+  }
+  if (rows_grow(p->arena, (void ***)&p->found, p->n, &p->cap)) return p->err = SG_ENOMEM;
+  p->found[p->n++] = c;
   return 0;
 }
 
@@ -468,7 +493,9 @@ static int compliance_worker(void *arg, sg_worker *w, sg_arena *scratch) {
   if (strncmp(w->hire_date, year_end, 4) == 0) {
     cc->r->new_hires++;
     date_plus(w->hire_date, cc->pol->pre_service_grace_days, due);
-    if (!has_course_by(&att, SHEGONG__V1__COURSE_KIND__PRE_SERVICE, due)) {
+    /* not missing before it is due: a hire of last week still has time */
+    if ((cc->upcoming || strcmp(due, cc->ctx->today) <= 0) &&
+        !has_course_by(&att, SHEGONG__V1__COURSE_KIND__PRE_SERVICE, due)) {
       snprintf(text, sizeof text, "no 岗前 (pre-service) course by %s (hired %s)", due,
                w->hire_date);
       if ((rc = add_row(cc, w, SHEGONG__V1__TRAINING_RULE__PRE_SERVICE_RULE, due, text))) return rc;
@@ -482,7 +509,8 @@ static int compliance_worker(void *arg, sg_worker *w, sg_arena *scratch) {
   for (size_t i = 0; i < p.n; i++) {
     cc->r->promotions++;
     date_plus(p.found[i]->effective_date, cc->pol->promotion_grace_days, due);
-    if (!has_course_by(&att, SHEGONG__V1__COURSE_KIND__PROMOTION_COURSE, due)) {
+    if ((cc->upcoming || strcmp(due, cc->ctx->today) <= 0) &&
+        !has_course_by(&att, SHEGONG__V1__COURSE_KIND__PROMOTION_COURSE, due)) {
       snprintf(text, sizeof text, "no 升岗 (promotion) course by %s for the post %s", due,
                p.found[i]->to_post);
       if ((rc = add_row(cc, w, SHEGONG__V1__TRAINING_RULE__PROMOTION_RULE, due, text))) return rc;
@@ -496,7 +524,8 @@ static int training_compliance(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMe
   const Shegong__V1__ComplianceRequest *req = (const void *)req_msg;
   sg_date today;
   sg_validate_date(ctx->today, &today, NULL, 0);
-  compliance_ctx cc = {.ctx = ctx, .txn = txn, .year = req->year ? req->year : (uint32_t)today.year};
+  compliance_ctx cc = {.ctx = ctx, .txn = txn, .year = req->year ? req->year : (uint32_t)today.year,
+                       .upcoming = req->include_upcoming};
   if (cc.year < SG_FIRST_YEAR || cc.year > (uint32_t)today.year) {
     sg_status_violation(ctx->st, "year", "%u is not a year from %d to %d", cc.year, SG_FIRST_YEAR,
                         today.year);

@@ -1,10 +1,12 @@
 /* Workers service: the register of community workers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "log.h"
 #include "store/units.h"
+#include "rules.h"
 #include "store/records.h"
 #include "store/workers.h"
 #include "svc/svc.h"
@@ -131,7 +133,8 @@ static int validate_worker(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, placeme
     w->town_code = unit->code;
   } else if (unit->kind == SHEGONG__V1__UNIT_KIND__COMMUNITY ||
              unit->kind == SHEGONG__V1__UNIT_KIND__VILLAGE) {
-    if (town_centre)
+    /* on first-year placement (首年下沉) a town-centre hire serves in a community */
+    if (town_centre && w->status != SHEGONG__V1__WORKER_STATUS__PLACEMENT)
       sg_status_violation(ctx->st, "worker.category",
                           "a town-centre worker belongs to a town, not to %s", unit->code);
     pl->town_id = unit->parent_id;
@@ -158,6 +161,26 @@ static int validate_worker(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, placeme
   return ctx->st->n_violations ? SG_EINVAL : 0;
 }
 
+/*
+ * With a pay ladder in the policy, a post given must be one of its posts and
+ * the level one of that post's: Create and Update may not set what
+ * ChangeLevel would refuse.
+ */
+static int check_ladder(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
+  if (!w->post[0]) return 0;
+  Shegong__V1__Policy *pol;
+  int rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol);
+  if (rc || !pol->ladder) return rc;
+  const Shegong__V1__PayPost *p = sg_ladder_post(pol->ladder, w->post, NULL);
+  if (!p)
+    sg_status_violation(ctx->st, "worker.post", "%s is not a post of the ladder %s", w->post,
+                        pol->ladder->name);
+  else if (w->level < p->min_level || w->level > p->max_level)
+    sg_status_violation(ctx->st, "worker.level", "post %s has levels %u to %u", p->name,
+                        p->min_level, p->max_level);
+  return ctx->st->n_violations ? SG_EINVAL : 0;
+}
+
 static sg_worker *copy_worker(sg_call_ctx *ctx, const sg_worker *src) {
   sg_worker *w = sg_arena_alloc(ctx->arena, sizeof *w);
   if (w) *w = *src; /* shallow: strings stay in arena memory of this call */
@@ -169,6 +192,43 @@ static int put_conflict(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
   sg_workers_find_idno(ctx->store, txn, w->id_number, &other);
   return sg_status_set(ctx->st, SG_EEXISTS, "worker %llu already has this ID number",
                        (unsigned long long)other);
+}
+
+int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64_t town,
+                             const char *date, const char *cause, uint64_t transfer_id) {
+  if (ctx->replica) return 0; /* the server's entry comes with the next pull */
+  Shegong__V1__WorkerHistoryEntry *h = sg_arena_alloc(ctx->arena, sizeof *h);
+  if (!h) return SG_ENOMEM;
+  shegong__v1__worker_history_entry__init(h);
+  int rc;
+  if ((rc = sg_store_next_id(ctx->store, txn, SG_REC_HISTORY->seq, &h->id)) ||
+      (rc = sg_store_next_revision(ctx->store, txn, &h->revision)))
+    return rc;
+  h->worker_id = w->id;
+  h->effective_date = sg_dup(ctx, date);
+  h->unit_code = w->unit_code;
+  h->grid_code = w->grid_code;
+  h->town_code = w->town_code;
+  h->role = w->role;
+  h->category = w->category;
+  h->post = w->post;
+  h->level = w->level;
+  h->status = w->status;
+  h->cause = sg_dup(ctx, cause);
+  h->transfer_id = transfer_id;
+  h->recorded_at = sg_dup(ctx, ctx->now);
+  if ((rc = sg_rec_put(ctx->store, txn, SG_REC_HISTORY, &h->base))) return rc;
+  sg_towns towns = {0};
+  sg_towns_add(&towns, town, w->town_code);
+  return sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER_HISTORY,
+                       SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, h->revision, &h->base, &towns);
+}
+
+/* Does the change from a to b show in the history (where, what, which pay, which status)? */
+static int history_differs(const sg_worker *a, const sg_worker *b) {
+  return strcmp(a->unit_code, b->unit_code) || strcmp(a->grid_code, b->grid_code) ||
+         a->role != b->role || a->category != b->category || strcmp(a->post, b->post) ||
+         a->level != b->level || a->status != b->status;
 }
 
 static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
@@ -189,6 +249,7 @@ static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   if (rc) return rc;
   if (ctx->st->n_violations) return SG_EINVAL;
   if ((rc = sg_authz_town(ctx, pl.town_id, w->town_code))) return rc;
+  if ((rc = check_ladder(ctx, txn, w))) return rc;
   uint64_t existing;
   rc = sg_workers_find_idno(ctx->store, txn, w->id_number, &existing);
   if (rc == 0)
@@ -208,6 +269,8 @@ static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   sg_towns_add(&towns, pl.town_id, w->town_code);
   if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
                           SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, w->revision, &w->base, &towns)))
+    return rc;
+  if ((rc = sg_worker_history_append(ctx, txn, w, pl.town_id, w->hire_date, "hired", 0)))
     return rc;
   sg_debug("worker %llu created in unit %s", (unsigned long long)w->id, w->unit_code);
   *resp = &w->base;
@@ -296,7 +359,8 @@ static int check_version(sg_call_ctx *ctx, const sg_worker *w, uint64_t expected
 /* Appends a LevelChange of worker w (as it was) to the history, with its change. */
 static int record_level_change(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w,
                                const char *post, uint32_t level, int kind, const char *date,
-                               const char *reason, uint64_t town) {
+                               const char *reason, uint64_t town, const char *town_code) {
+  if (ctx->replica) return 0; /* the server's record comes with the next pull */
   Shegong__V1__LevelChange *c = sg_arena_alloc(ctx->arena, sizeof *c);
   if (!c) return SG_ENOMEM;
   shegong__v1__level_change__init(c);
@@ -319,7 +383,7 @@ static int record_level_change(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *
   if (!c->recorded_by) return SG_ENOMEM;
   if ((rc = sg_rec_put(ctx->store, txn, SG_REC_LEVEL_CHANGE, &c->base))) return rc;
   sg_towns towns = {0};
-  sg_towns_add(&towns, town, w->town_code);
+  sg_towns_add(&towns, town, town_code);
   return sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_LEVEL_CHANGE,
                        SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, c->revision, &c->base, &towns);
 }
@@ -384,11 +448,13 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   if ((rc = validate_worker(ctx, txn, w, &pl))) return rc;
   /* moving a worker to another town is the district's (a transfer) */
   if ((rc = sg_authz_town(ctx, pl.town_id, w->town_code))) return rc;
+  int pay_changed = strcmp(old->post, w->post) != 0 || old->level != w->level;
+  if (pay_changed && (rc = check_ladder(ctx, txn, w))) return rc;
   /* a post or level changed here is still a step of the history */
-  if ((strcmp(old->post, w->post) != 0 || old->level != w->level) &&
+  if (pay_changed &&
       (rc = record_level_change(ctx, txn, old, w->post, w->level,
                                 SHEGONG__V1__LEVEL_CHANGE_KIND__ADJUSTMENT, ctx->today,
-                                "changed through Workers/Update", pl.town_id)))
+                                "changed through Workers/Update", pl.town_id, w->town_code)))
     return rc;
   if ((rc = sg_store_next_revision(ctx->store, txn, &w->revision))) return rc;
   w->version = old->version + 1;
@@ -402,6 +468,9 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   sg_towns_add(&towns, old_town, old->town_code);
   if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
                           SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)))
+    return rc;
+  if (history_differs(old, w) &&
+      (rc = sg_worker_history_append(ctx, txn, w, pl.town_id, ctx->today, ctx->method, 0)))
     return rc;
   *resp = &w->base;
   return 0;
@@ -488,6 +557,9 @@ static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
                           SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)))
     return rc;
+  char *cause = sg_arena_printf(ctx->arena, "left: %s", w->leave_reason);
+  if (!cause || (rc = sg_worker_history_append(ctx, txn, w, town, w->leave_date, cause, 0)))
+    return rc ? rc : SG_ENOMEM;
   *resp = &w->base;
   return 0;
 }
@@ -502,11 +574,13 @@ typedef struct last_change {
 
 static int note_last_change(void *arg, uint64_t id) {
   last_change *l = arg;
+  sg_arena_mark m = sg_arena_get_mark(l->ctx->arena);
   Shegong__V1__LevelChange *c;
   int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_LEVEL_CHANGE, id, &l->ctx->arena->allocator,
                       (ProtobufCMessage **)&c);
-  if (rc) return l->err = rc, -1;
+  if (rc) return l->err = rc;
   if (strcmp(c->effective_date, l->date) > 0) snprintf(l->date, sizeof l->date, "%s", c->effective_date);
+  sg_arena_rewind(l->ctx->arena, m);
   return 0;
 }
 
@@ -622,7 +696,7 @@ static int workers_change_level(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCM
   if ((rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol)) ||
       (rc = check_step(ctx, txn, old, pol->ladder, req->kind, post, req->level, &eff)) ||
       (rc = record_level_change(ctx, txn, old, post, req->level, req->kind, date, req->reason,
-                                town)))
+                                town, old->town_code)))
     return rc;
   sg_worker *w = copy_worker(ctx, old);
   if (!w) return SG_ENOMEM;
@@ -638,7 +712,127 @@ static int workers_change_level(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCM
   if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
                           SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)))
     return rc;
+  const ProtobufCEnumValue *kv =
+      protobuf_c_enum_descriptor_get_value(&shegong__v1__level_change_kind__descriptor, req->kind);
+  char *cause = sg_arena_printf(ctx->arena, "level change (%s): %s", kv ? kv->name : "?",
+                                req->reason);
+  if (!cause || (rc = sg_worker_history_append(ctx, txn, w, town, date, cause, 0)))
+    return rc ? rc : SG_ENOMEM;
   *resp = &w->base;
+  return 0;
+}
+
+int sg_worker_rewrite(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *old, sg_worker *w,
+                      const char *date, const char *cause, uint64_t transfer_id, uint64_t *town) {
+  uint64_t old_town;
+  placement pl;
+  int rc;
+  if ((rc = town_id_of(ctx, txn, old, &old_town))) return rc;
+  if ((rc = validate_worker(ctx, txn, w, &pl))) return rc;
+  if (ctx->st->n_violations) return SG_EINVAL;
+  if ((rc = sg_store_next_revision(ctx->store, txn, &w->revision))) return rc;
+  w->version = old->version + 1;
+  w->updated_at = sg_dup(ctx, ctx->now);
+  if ((rc = sg_workers_put(ctx->store, txn, w, pl.town_id, old, old_town))) return rc;
+  sg_towns towns = {0};
+  sg_towns_add(&towns, pl.town_id, w->town_code);
+  sg_towns_add(&towns, old_town, old->town_code);
+  if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
+                          SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)) ||
+      (rc = sg_worker_history_append(ctx, txn, w, pl.town_id, date, cause, transfer_id)))
+    return rc;
+  if (town) *town = pl.town_id;
+  return 0;
+}
+
+sg_worker *sg_worker_copy(sg_call_ctx *ctx, const sg_worker *w) { return copy_worker(ctx, w); }
+
+typedef struct whist_ctx {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  Shegong__V1__WorkerHistoryResponse *r;
+  size_t cap;
+  int err;
+} whist_ctx;
+
+static int whist_one(void *arg, uint64_t id) {
+  whist_ctx *h = arg;
+  Shegong__V1__WorkerHistoryEntry *e;
+  int rc = sg_rec_get(h->ctx->store, h->txn, SG_REC_HISTORY, id, &h->ctx->arena->allocator,
+                      (ProtobufCMessage **)&e);
+  if (rc) return h->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  if (h->r->n_entries == h->cap) {
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    Shegong__V1__WorkerHistoryEntry **g = sg_arena_alloc(h->ctx->arena, cap * sizeof *g);
+    if (!g) return h->err = SG_ENOMEM;
+    if (h->r->n_entries) memcpy(g, h->r->entries, h->r->n_entries * sizeof *g);
+    h->r->entries = g;
+    h->cap = cap;
+  }
+  h->r->entries[h->r->n_entries++] = e;
+  return 0;
+}
+
+/* By effective date, then by id (the order they were recorded in). */
+static int cmp_entry(const void *a, const void *b) {
+  const Shegong__V1__WorkerHistoryEntry *x = *(Shegong__V1__WorkerHistoryEntry *const *)a,
+                                        *y = *(Shegong__V1__WorkerHistoryEntry *const *)b;
+  int c = strcmp(x->effective_date, y->effective_date);
+  if (c) return c;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int workers_history(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                           ProtobufCMessage **resp) {
+  const Shegong__V1__WorkerHistoryRequest *req = (const void *)req_msg;
+  char why[SG_WHY_MAX];
+  sg_date on;
+  if (req->on[0] && sg_validate_date(req->on, &on, why, sizeof why)) {
+    sg_status_violation(ctx->st, "on", "%s", why);
+    return SG_EINVAL;
+  }
+  sg_worker *w;
+  int rc = sg_worker_load_scoped(ctx, txn, req->id, "id", &w, NULL);
+  if (rc) return rc;
+  Shegong__V1__WorkerHistoryResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return SG_ENOMEM;
+  shegong__v1__worker_history_response__init(r);
+  whist_ctx h = {ctx, txn, r, 0, 0};
+  if ((rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_HISTORY, w->id, whist_one, &h)) ||
+      (rc = h.err))
+    return rc;
+  if (r->n_entries == 0) {
+    /* registered before the history was kept: the record is all there is */
+    Shegong__V1__WorkerHistoryEntry *e = sg_arena_alloc(ctx->arena, sizeof *e);
+    r->entries = sg_arena_alloc(ctx->arena, sizeof *r->entries);
+    if (!e || !r->entries) return SG_ENOMEM;
+    shegong__v1__worker_history_entry__init(e);
+    e->worker_id = w->id;
+    e->effective_date = w->hire_date;
+    e->unit_code = w->unit_code;
+    e->grid_code = w->grid_code;
+    e->town_code = w->town_code;
+    e->role = w->role;
+    e->category = w->category;
+    e->post = w->post;
+    e->level = w->level;
+    e->status = w->status;
+    e->cause = "registered before the history was kept: as the record stands now";
+    r->entries[0] = e;
+    r->n_entries = 1;
+  }
+  qsort(r->entries, r->n_entries, sizeof *r->entries, cmp_entry);
+  if (req->on[0]) {
+    /* the last entry on or before that day */
+    size_t k = r->n_entries;
+    while (k > 0 && strcmp(r->entries[k - 1]->effective_date, req->on) > 0) k--;
+    if (k == 0)
+      return sg_status_set(ctx->st, SG_ENOTFOUND, "worker %llu was not yet hired on %s",
+                           (unsigned long long)w->id, req->on);
+    r->entries[0] = r->entries[k - 1];
+    r->n_entries = 1;
+  }
+  *resp = &r->base;
   return 0;
 }
 
@@ -655,11 +849,11 @@ static int history_one(void *arg, uint64_t id) {
   Shegong__V1__LevelChange *c;
   int rc = sg_rec_get(h->ctx->store, h->txn, SG_REC_LEVEL_CHANGE, id, &h->ctx->arena->allocator,
                       (ProtobufCMessage **)&c);
-  if (rc) return h->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc), -1;
+  if (rc) return h->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
   if (h->r->n_changes == h->cap) {
     size_t cap = h->cap ? h->cap * 2 : 16;
     Shegong__V1__LevelChange **g = sg_arena_alloc(h->ctx->arena, cap * sizeof *g);
-    if (!g) return h->err = SG_ENOMEM, -1;
+    if (!g) return h->err = SG_ENOMEM;
     if (h->r->n_changes) memcpy(g, h->r->changes, h->r->n_changes * sizeof *g);
     h->r->changes = g;
     h->cap = cap;
@@ -694,5 +888,6 @@ const sg_method_impl sg_svc_workers[] = {
     {"/shegong.v1.Workers/Leave", SG_METHOD_WRITE, workers_leave},
     {"/shegong.v1.Workers/ChangeLevel", SG_METHOD_WRITE, workers_change_level},
     {"/shegong.v1.Workers/LevelHistory", SG_METHOD_READ, workers_level_history},
+    {"/shegong.v1.Workers/History", SG_METHOD_READ, workers_history},
     {NULL, 0, NULL},
 };
