@@ -93,6 +93,25 @@ static const label_entry labels[] = {
   {"shegong.v1.TrainingRule", "SECRETARY_ANNUAL", "书记年训"},
   {"shegong.v1.TrainingRule", "PRE_SERVICE_RULE", "新进岗前"},
   {"shegong.v1.TrainingRule", "PROMOTION_RULE", "升岗必训"},
+
+  {"shegong.v1.TransferKind", "EXCHANGE", "居村交流"},
+  {"shegong.v1.TransferKind", "ROTATION", "轮岗"},
+  {"shegong.v1.TransferKind", "CROSS_TOWN", "跨街镇交流"},
+  {"shegong.v1.TransferKind", "CONVERSION", "转任"},
+  {"shegong.v1.TransferKind", "FIRST_YEAR_PLACEMENT", "首年下沉"},
+  {"shegong.v1.TransferKind", "ROLE_CHANGE", "职务任命"},
+
+  {"shegong.v1.TransferState", "PROPOSED", "待审批"},
+  {"shegong.v1.TransferState", "APPROVED", "已批准"},
+  {"shegong.v1.TransferState", "EFFECTIVE", "已生效"},
+  {"shegong.v1.TransferState", "REJECTED", "已驳回"},
+  {"shegong.v1.TransferState", "TRANSFER_CANCELLED", "已撤回"},
+  {"shegong.v1.TransferState", "FAILED", "未能生效"},
+  {"shegong.v1.TransferState", "ENDED", "已结束"},
+
+  {"shegong.v1.Party", "ORIGIN_TOWN", "原街镇"},
+  {"shegong.v1.Party", "DESTINATION_TOWN", "新街镇"},
+  {"shegong.v1.Party", "DISTRICT_PARTY", "区"},
 };
 
 /* Other words staff type for the same value; accepted, never printed. */

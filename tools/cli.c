@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "labels.h"
 #include "log.h"
 #include "msgparse.h"
 #include "print.h"
@@ -28,6 +29,7 @@
 #include "shegong/v1/assessments.pb-c.h"
 #include "shegong/v1/policy.pb-c.h"
 #include "shegong/v1/training.pb-c.h"
+#include "shegong/v1/transfers.pb-c.h"
 #include "shegong/v1/audit.pb-c.h"
 #include "shegong/v1/auth.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
@@ -76,6 +78,21 @@ static void usage(FILE *f) {
         "  worker level ID --kind early_step|periodic_step|promotion|demotion|adjustment\n"
         "               --level N [--post P] [--effective-date D] --reason TEXT\n"
         "  worker levels ID                      the worker's post and level history\n"
+        "  worker history ID [--on YYYY-MM-DD]   units, roles, posts over time (or on a day)\n"
+        "  transfer propose --kind exchange|rotation|cross_town|conversion|\n"
+        "                   first_year_placement|role_change --worker-id ID [--to-unit CODE]\n"
+        "                   [--to-grid CODE] [--to-role R] --effective-date D [--end-date D]\n"
+        "                   [--mentor-id ID] --reason TEXT\n"
+        "  transfer approve|reject ID [--party P] [--note TEXT]   (reject needs --note)\n"
+        "  transfer cancel ID --note TEXT\n"
+        "  transfer list [--town CODE|--worker-id ID] [--state S] [--kind K] [--batch-id N]\n"
+        "  transfer show ID                      the transfer and every step of its life\n"
+        "  transfer apply [ID]                   take effect now what is due today\n"
+        "  transfer end ID [--convert] [--end-date D] [--note TEXT]   a rotation or placement\n"
+        "  transfer batch-convert FILE --town CODE --effective-date D [--to-role R]\n"
+        "  transfer batch-convert --town CODE --year Y --min-score S [--limit N]\n"
+        "                         --effective-date D   (转任 of 专职网格员, best scores first)\n"
+        "  report placements [--town CODE] [--due-within-days N]   首年下沉\n"
         "  policy show [--version N] | policy load FILE [--dry-run]   (docs/POLICY.md)\n"
         "  assess add --worker-id ID --kind 年终|平时|专项|综合 --year Y [--quarter Q|--month M]\n"
         "             --superior-score S --resident-score S --assessor A --assessed-on D\n"
@@ -117,7 +134,8 @@ static const char *alias(const char *flag) {
       {"idno", "id_number"}, {"unit", "unit_code"}, {"grid", "grid_code"},
       {"town", "town_code"}, {"parent", "parent_code"}, {"date", "leave_date"},
       {"expires", "expires_at"}, {"method", "methods"}, {"worker", "worker_id"},
-      {"course", "course_id"},
+      {"course", "course_id"},         {"to_unit", "to_unit_code"},
+      {"to_grid", "to_grid_code"},     {"mentor", "mentor_id"},
       {NULL, NULL}};
   for (size_t i = 0; pairs[i][0]; i++)
     if (strcmp(flag, pairs[i][0]) == 0) return pairs[i][1];
@@ -493,7 +511,18 @@ static int cmd_worker(cli *c, const char *verb, int argc, char **argv) {
     }
     return call_print(c, "Workers/LevelHistory", &req.base);
   }
-  fprintf(stderr, "shegong: worker add|show|list|update|leave|level|levels, not \"%s\"\n", verb);
+  if (strcmp(verb, "history") == 0) {
+    Shegong__V1__WorkerHistoryRequest req = SHEGONG__V1__WORKER_HISTORY_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: worker history ID [--on YYYY-MM-DD]\n");
+      return EXIT_USAGE;
+    }
+    return call_print(c, "Workers/History", &req.base);
+  }
+  fprintf(stderr, "shegong: worker add|show|list|update|leave|level|levels|history, not \"%s\"\n",
+          verb);
   return EXIT_USAGE;
 }
 
@@ -849,6 +878,251 @@ static void caption_compliance(const ProtobufCMessage *m) {
          r->workers, r->secretaries, r->new_hires, r->promotions, r->n_rows);
 }
 
+
+/* ---- transfers --------------------------------------------------------------------- */
+
+static int print_and_free(cli *c, ProtobufCMessage *m);
+
+/* Reads transfer id's version, for a decision without --expected-version. */
+static int transfer_version(cli *c, uint64_t id, uint64_t *version) {
+  Shegong__V1__GetTransferRequest req = SHEGONG__V1__GET_TRANSFER_REQUEST__INIT;
+  req.id = id;
+  ProtobufCMessage *resp;
+  sg_status st;
+  if (do_call(c, "Transfers/Get", &req.base, &resp, &st) != 0) {
+    print_status("Transfers/Get", &st);
+    return EXIT_CALL;
+  }
+  *version = ((Shegong__V1__Transfer *)resp)->version;
+  protobuf_c_message_free_unpacked(resp, NULL);
+  return 0;
+}
+
+static const char *enum_label(const ProtobufCEnumDescriptor *d, int v) {
+  const char *l = sg_label_for(d, v);
+  const ProtobufCEnumValue *e = protobuf_c_enum_descriptor_get_value(d, v);
+  return l ? l : e ? e->name : "?";
+}
+
+/* A transfer in words, then every step of its life as a table. */
+static int print_transfer(cli *c, ProtobufCMessage *m) {
+  if (c->print.format != SG_FORMAT_TABLE) return print_and_free(c, m);
+  Shegong__V1__Transfer *t = (Shegong__V1__Transfer *)m;
+  printf("transfer %llu (version %llu): %s of worker %llu %s\n", (unsigned long long)t->id,
+         (unsigned long long)t->version, enum_label(&shegong__v1__transfer_kind__descriptor, t->kind),
+         (unsigned long long)t->worker_id, t->worker_name);
+  printf("  from %s%s%s (%s, town %s) to %s%s%s (town %s)", t->from_unit_code,
+         t->from_grid_code[0] ? " grid " : "", t->from_grid_code,
+         enum_label(&shegong__v1__role__descriptor, t->from_role), t->from_town_code, t->to_unit_code,
+         t->to_grid_code[0] ? " grid " : "", t->to_grid_code, t->to_town_code);
+  if (t->to_role) printf(" as %s", enum_label(&shegong__v1__role__descriptor, t->to_role));
+  printf("\n  effective %s%s%s", t->effective_date, t->end_date[0] ? ", ends " : "", t->end_date);
+  if (t->mentor_id) printf(", mentor worker %llu", (unsigned long long)t->mentor_id);
+  if (t->batch_id) printf(", batch %llu (score %.2f)", (unsigned long long)t->batch_id, t->score);
+  printf("\n  state %s", enum_label(&shegong__v1__transfer_state__descriptor, t->state));
+  if (t->applied_on[0]) printf(", took effect %s", t->applied_on);
+  if (t->ended_on[0]) printf(", ended %s%s", t->ended_on, t->converted ? " (stays for good)" : "");
+  printf("\n  approvals:");
+  for (size_t i = 0; i < t->n_required; i++) {
+    int done = 0;
+    for (size_t k = 0; k < t->n_approved; k++) done |= t->approved[k] == t->required[i];
+    printf(" %s %s", enum_label(&shegong__v1__party__descriptor, t->required[i]),
+           done ? "✓" : "…");
+  }
+  printf("\n  reason: %s\n  history:\n", t->reason);
+  for (size_t i = 0; i < t->n_events; i++) {
+    const Shegong__V1__TransferEvent *e = t->events[i];
+    printf("    %s  %s%s%s  %s%s%s\n", e->at, enum_label(&shegong__v1__transfer_state__descriptor, e->state),
+           e->party ? " " : "", e->party ? enum_label(&shegong__v1__party__descriptor, e->party) : "",
+           e->by, e->note[0] ? ": " : "", e->note);
+  }
+  protobuf_c_message_free_unpacked(m, NULL);
+  return fflush(stdout) ? EXIT_CALL : 0;
+}
+
+static int transfer_call(cli *c, const char *method, const ProtobufCMessage *req) {
+  ProtobufCMessage *resp;
+  sg_status st;
+  if (do_call(c, method, req, &resp, &st) != 0) {
+    print_status(method, &st);
+    return EXIT_CALL;
+  }
+  return print_transfer(c, resp);
+}
+
+/* Worker ids from a file: one per line or a CSV whose first column is the id. */
+static int read_worker_ids(cli *c, const char *file, uint64_t **ids, size_t *n) {
+  size_t len;
+  char *text = read_file_bounded(file, 4u << 20, &len);
+  if (!text) return EXIT_USAGE;
+  size_t cap = 0;
+  *ids = NULL;
+  *n = 0;
+  int line = 0, code = 0;
+  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    line++;
+    char *comma = strchr(l, ',');
+    if (comma) *comma = '\0';
+    char *cr = strchr(l, '\r');
+    if (cr) *cr = '\0';
+    while (*l == ' ' || *l == '\t') l++;
+    if (!*l || *l == '#' || (line == 1 && (*l < '0' || *l > '9'))) continue; /* blank, comment, header */
+    uint64_t id;
+    if (parse_id(l, &id)) {
+      fprintf(stderr, "%s:%d: \"%s\" is not a worker id\n", file, line, l);
+      code = EXIT_USAGE;
+      continue;
+    }
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 64;
+      uint64_t *g = sg_arena_alloc(&c->arena, cap * sizeof *g);
+      if (!g) {
+        code = EXIT_CALL;
+        break;
+      }
+      if (*n) memcpy(g, *ids, *n * sizeof *g);
+      *ids = g;
+    }
+    (*ids)[(*n)++] = id;
+  }
+  free(text);
+  if (!code && !*n) {
+    fprintf(stderr, "shegong: %s: no worker ids\n", file);
+    code = EXIT_USAGE;
+  }
+  return code;
+}
+
+static int cmd_transfer(cli *c, const char *verb, int argc, char **argv) {
+  const char *pos[2];
+  int n_pos, rc;
+  if (!c->replica_dir && !c->client && connect_cli(c)) return EXIT_CALL;
+  if (strcmp(verb, "propose") == 0) {
+    Shegong__V1__Transfer t = SHEGONG__V1__TRANSFER__INIT;
+    Shegong__V1__ProposeTransferRequest req = SHEGONG__V1__PROPOSE_TRANSFER_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &t.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    req.transfer = &t;
+    return transfer_call(c, "Transfers/Propose", &req.base);
+  }
+  if (strcmp(verb, "approve") == 0 || strcmp(verb, "reject") == 0) {
+    Shegong__V1__DecideTransferRequest req = SHEGONG__V1__DECIDE_TRANSFER_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: transfer %s ID [--party P] [--note TEXT]\n", verb);
+      return EXIT_USAGE;
+    }
+    if (!req.expected_version && (rc = transfer_version(c, req.id, &req.expected_version)))
+      return rc;
+    return transfer_call(c, verb[0] == 'a' ? "Transfers/Approve" : "Transfers/Reject", &req.base);
+  }
+  if (strcmp(verb, "cancel") == 0) {
+    Shegong__V1__CancelTransferRequest req = SHEGONG__V1__CANCEL_TRANSFER_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: transfer cancel ID --note TEXT\n");
+      return EXIT_USAGE;
+    }
+    if (!req.expected_version && (rc = transfer_version(c, req.id, &req.expected_version)))
+      return rc;
+    return transfer_call(c, "Transfers/Cancel", &req.base);
+  }
+  if (strcmp(verb, "show") == 0) {
+    Shegong__V1__GetTransferRequest req = SHEGONG__V1__GET_TRANSFER_REQUEST__INIT;
+    if (argc != 1 || parse_id(argv[0], &req.id)) {
+      fprintf(stderr, "shegong: transfer show ID\n");
+      return EXIT_USAGE;
+    }
+    return transfer_call(c, "Transfers/Get", &req.base);
+  }
+  if (strcmp(verb, "list") == 0) {
+    Shegong__V1__ListTransfersRequest req = SHEGONG__V1__LIST_TRANSFERS_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (c->print.format == SG_FORMAT_TABLE && !c->print.columns)
+      c->print.columns = "id,kind,state,worker_id,worker_name,from_unit_code,to_unit_code,to_role,"
+                         "effective_date,end_date,batch_id,score";
+    return call_print(c, "Transfers/List", &req.base);
+  }
+  if (strcmp(verb, "apply") == 0) {
+    Shegong__V1__ApplyTransfersRequest req = SHEGONG__V1__APPLY_TRANSFERS_REQUEST__INIT;
+    if (argc > 1 || (argc == 1 && parse_id(argv[0], &req.id))) {
+      fprintf(stderr, "shegong: transfer apply [ID]\n");
+      return EXIT_USAGE;
+    }
+    if (c->print.format != SG_FORMAT_TABLE) return call_print(c, "Transfers/Apply", &req.base);
+    ProtobufCMessage *resp;
+    sg_status st;
+    if (do_call(c, "Transfers/Apply", &req.base, &resp, &st) != 0) {
+      print_status("Transfers/Apply", &st);
+      return EXIT_CALL;
+    }
+    Shegong__V1__ApplyTransfersResponse *r = (void *)resp;
+    int failed = 0;
+    if (!r->n_results) printf("nothing is due\n");
+    for (size_t i = 0; i < r->n_results; i++) {
+      const Shegong__V1__ApplyResult *x = r->results[i];
+      failed |= x->status->code != 0;
+      if (x->status->code)
+        printf("transfer %llu could not take effect: %s\n", (unsigned long long)x->id,
+               x->status->message);
+      else
+        printf("transfer %llu took effect: worker %llu is now in %s\n", (unsigned long long)x->id,
+               (unsigned long long)x->transfer->worker_id, x->transfer->to_unit_code);
+    }
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return failed ? EXIT_CALL : 0;
+  }
+  if (strcmp(verb, "end") == 0) {
+    Shegong__V1__EndTransferRequest req = SHEGONG__V1__END_TRANSFER_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos != 1 || parse_id(pos[0], &req.id)) {
+      fprintf(stderr, "shegong: transfer end ID [--convert] [--end-date D] [--note TEXT]\n");
+      return EXIT_USAGE;
+    }
+    if (!req.expected_version && (rc = transfer_version(c, req.id, &req.expected_version)))
+      return rc;
+    return transfer_call(c, "Transfers/End", &req.base);
+  }
+  if (strcmp(verb, "batch-convert") == 0) {
+    Shegong__V1__ProposeConversionsRequest req = SHEGONG__V1__PROPOSE_CONVERSIONS_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 1, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (n_pos == 1) {
+      uint64_t *ids;
+      size_t n;
+      if ((rc = read_worker_ids(c, pos[0], &ids, &n))) return rc;
+      req.worker_ids = ids;
+      req.n_worker_ids = n;
+    }
+    if (!req.town_code[0] || !req.effective_date[0]) {
+      fprintf(stderr, "shegong: transfer batch-convert [FILE] --town CODE --effective-date D ...\n");
+      return EXIT_USAGE;
+    }
+    ProtobufCMessage *resp;
+    sg_status st;
+    if (do_call(c, "Transfers/ProposeConversions", &req.base, &resp, &st) != 0) {
+      /* worker_ids[i] is the i-th id of the file */
+      print_status("Transfers/ProposeConversions", &st);
+      return EXIT_CALL;
+    }
+    Shegong__V1__ProposeConversionsResponse *r = (void *)resp;
+    if (c->print.format == SG_FORMAT_TABLE) {
+      printf("batch %llu: %zu of %u 专职网格员 proposed for 转任\n", (unsigned long long)r->batch_id,
+             r->n_transfers, r->considered);
+      if (!c->print.columns)
+        c->print.columns = "id,worker_id,worker_name,from_unit_code,to_role,score,effective_date,state";
+    }
+    return print_and_free(c, resp);
+  }
+  fprintf(stderr, "shegong: transfer propose|approve|reject|cancel|list|show|apply|end|"
+                  "batch-convert, not \"%s\"\n", verb);
+  return EXIT_USAGE;
+}
+
 static int cmd_report(cli *c, const char *verb, int argc, char **argv) {
   const char *pos[1];
   int n_pos, rc;
@@ -872,7 +1146,14 @@ static int cmd_report(cli *c, const char *verb, int argc, char **argv) {
       return rc;
     return report_print(c, "Training/Compliance", &req.base, caption_compliance);
   }
-  fprintf(stderr, "shegong: report eligibility|training-compliance|visits, not \"%s\"\n", verb);
+  if (strcmp(verb, "placements") == 0) {
+    Shegong__V1__PlacementReportRequest req = SHEGONG__V1__PLACEMENT_REPORT_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return report_print(c, "Transfers/PlacementReport", &req.base, NULL);
+  }
+  fprintf(stderr, "shegong: report eligibility|training-compliance|visits|placements, not \"%s\"\n",
+          verb);
   return EXIT_USAGE;
 }
 
@@ -1326,6 +1607,9 @@ int main(int argc, char **argv) {
   } else if (strcmp(noun, "training") == 0) {
     const char *verb = argv[i++];
     code = cmd_training(&c, verb, argc - i, argv + i);
+  } else if (strcmp(noun, "transfer") == 0) {
+    const char *verb = argv[i++];
+    code = cmd_transfer(&c, verb, argc - i, argv + i);
   } else if (strcmp(noun, "report") == 0) {
     const char *verb = argv[i++];
     code = cmd_report(&c, verb, argc - i, argv + i);

@@ -148,7 +148,7 @@ static int load_transfer(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id, transfer *
     sg_status_violation(ctx->st, "id", "required");
     return SG_EINVAL;
   }
-  transfer *t;
+  transfer *t = NULL;
   int rc = sg_rec_get(ctx->store, txn, SG_REC_TRANSFER, id, &ctx->arena->allocator,
                       (ProtobufCMessage **)&t);
   if (rc == SG_ENOTFOUND)
@@ -185,7 +185,7 @@ typedef struct open_find {
 
 static int find_open(void *arg, uint64_t id) {
   open_find *o = arg;
-  transfer *t;
+  transfer *t = NULL;
   sg_arena_mark m = sg_arena_get_mark(o->ctx->arena);
   int rc = sg_rec_get(o->ctx->store, o->txn, SG_REC_TRANSFER, id, &o->ctx->arena->allocator,
                       (ProtobufCMessage **)&t);
@@ -640,7 +640,7 @@ static int transfers_approve(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMess
     sg_status_violation(ctx->st, "note", "%s", why);
     return SG_EINVAL;
   }
-  transfer *t;
+  transfer *t = NULL;
   int rc = load_transfer(ctx, txn, req->id, &t);
   if (rc || (rc = check_version(ctx, t, req->expected_version))) return rc;
   if (t->state != SHEGONG__V1__TRANSFER_STATE__PROPOSED)
@@ -695,7 +695,7 @@ static int transfers_reject(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
   else if (sg_validate_text(req->note, SG_NOTE_MAX, why, sizeof why))
     sg_status_violation(ctx->st, "note", "%s", why);
   if (ctx->st->n_violations) return SG_EINVAL;
-  transfer *t;
+  transfer *t = NULL;
   int rc = load_transfer(ctx, txn, req->id, &t);
   if (rc || (rc = check_version(ctx, t, req->expected_version))) return rc;
   if (!is_open(t))
@@ -730,7 +730,7 @@ static int transfers_cancel(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
   else if (sg_validate_text(req->note, SG_NOTE_MAX, why, sizeof why))
     sg_status_violation(ctx->st, "note", "%s", why);
   if (ctx->st->n_violations) return SG_EINVAL;
-  transfer *t;
+  transfer *t = NULL;
   int rc = load_transfer(ctx, txn, req->id, &t);
   if (rc || (rc = check_version(ctx, t, req->expected_version))) return rc;
   if (!is_open(t))
@@ -746,7 +746,7 @@ static int transfers_cancel(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
 static int transfers_get(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                          ProtobufCMessage **resp) {
   const Shegong__V1__GetTransferRequest *req = (const void *)req_msg;
-  transfer *t;
+  transfer *t = NULL;
   int rc = load_transfer(ctx, txn, req->id, &t);
   if (rc) return rc;
   *resp = &t->base;
@@ -768,7 +768,7 @@ typedef struct list_ctx {
 static int list_one(void *arg, uint64_t id) {
   list_ctx *l = arg;
   sg_arena_mark m = sg_arena_get_mark(l->ctx->arena);
-  transfer *t;
+  transfer *t = NULL;
   int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_TRANSFER, id, &l->ctx->arena->allocator,
                       (ProtobufCMessage **)&t);
   if (rc) return l->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
@@ -884,7 +884,7 @@ static int transfers_apply(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessag
   due_ctx d = {.today = (uint64_t)sg_date_days(&today)};
   int rc;
   if (req->id) {
-    transfer *t;
+    transfer *t = NULL;
     if ((rc = load_transfer(ctx, txn, req->id, &t))) return rc;
     if (!may_act_for(ctx, t, SHEGONG__V1__PARTY__ORIGIN_TOWN) &&
         !may_act_for(ctx, t, SHEGONG__V1__PARTY__DESTINATION_TOWN))
@@ -906,7 +906,7 @@ static int transfers_apply(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessag
   r->results = sg_arena_alloc(ctx->arena, (d.n + 1) * sizeof *r->results);
   if (!r->results) return SG_ENOMEM;
   for (size_t i = 0; i < d.n; i++) {
-    transfer *t;
+    transfer *t = NULL;
     rc = sg_rec_get(ctx->store, txn, SG_REC_TRANSFER, d.ids[i], &ctx->arena->allocator,
                     (ProtobufCMessage **)&t);
     if (rc) return rc == SG_ENOTFOUND ? SG_EDATALOSS : rc;
@@ -947,7 +947,7 @@ static int transfers_end(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   if (req->note[0] && sg_validate_text(req->note, SG_NOTE_MAX, why, sizeof why))
     sg_status_violation(ctx->st, "note", "%s", why);
   if (ctx->st->n_violations) return SG_EINVAL;
-  transfer *t;
+  transfer *t = NULL;
   int rc = load_transfer(ctx, txn, req->id, &t);
   if (rc || (rc = check_version(ctx, t, req->expected_version))) return rc;
   if (!may_act_for(ctx, t, SHEGONG__V1__PARTY__ORIGIN_TOWN) &&
@@ -1119,7 +1119,7 @@ static int transfers_propose_conversions(sg_call_ctx *ctx, MDB_txn *txn,
     c.considered = (uint32_t)c.n;
   } else {
     if ((rc = sg_scope_workers(ctx, txn, &sc, conv_worker, &c))) return rc;
-    qsort(c.c, c.n, sizeof *c.c, cmp_cand);
+    if (c.n) qsort(c.c, c.n, sizeof *c.c, cmp_cand);
     if (req->limit && c.n > req->limit) c.n = req->limit;
     if (c.n > SG_BATCH_MAX) c.n = SG_BATCH_MAX;
   }
@@ -1222,7 +1222,7 @@ typedef struct place_find {
 static int find_placement(void *arg, uint64_t id) {
   place_find *p = arg;
   sg_arena_mark m = sg_arena_get_mark(p->arena);
-  transfer *t;
+  transfer *t = NULL;
   int rc = sg_rec_get(p->ctx->store, p->txn, SG_REC_TRANSFER, id, &p->arena->allocator,
                       (ProtobufCMessage **)&t);
   if (rc) return p->err = rc;
