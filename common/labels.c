@@ -100,6 +100,7 @@ static const label_entry labels[] = {
   {"shegong.v1.TransferKind", "CONVERSION", "转任"},
   {"shegong.v1.TransferKind", "FIRST_YEAR_PLACEMENT", "首年下沉"},
   {"shegong.v1.TransferKind", "ROLE_CHANGE", "职务任命"},
+  {"shegong.v1.TransferKind", "COMMITTEE_JOIN", "村两委转入"},
 
   {"shegong.v1.TransferState", "PROPOSED", "待审批"},
   {"shegong.v1.TransferState", "APPROVED", "已批准"},

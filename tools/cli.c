@@ -83,6 +83,8 @@ static void usage(FILE *f) {
         "                   first_year_placement|role_change --worker-id ID [--to-unit CODE]\n"
         "                   [--to-grid CODE] [--to-role R] --effective-date D [--end-date D]\n"
         "                   [--mentor-id ID] --reason TEXT\n"
+        "  transfer join --unit CODE --effective-date D --score S --reason TEXT\n"
+        "                --name N --id-number ID [--FIELD VALUE ...]   村两委 member joins\n"
         "  transfer approve|reject ID [--party P] [--note TEXT]   (reject needs --note)\n"
         "  transfer cancel ID --note TEXT\n"
         "  transfer list [--town CODE|--worker-id ID] [--state S] [--kind K] [--batch-id N]\n"
@@ -908,10 +910,19 @@ static const char *enum_label(const ProtobufCEnumDescriptor *d, int v) {
 static int print_transfer(cli *c, ProtobufCMessage *m) {
   if (c->print.format != SG_FORMAT_TABLE) return print_and_free(c, m);
   Shegong__V1__Transfer *t = (Shegong__V1__Transfer *)m;
-  printf("transfer %llu (version %llu): %s of worker %llu %s\n", (unsigned long long)t->id,
-         (unsigned long long)t->version, enum_label(&shegong__v1__transfer_kind__descriptor, t->kind),
-         (unsigned long long)t->worker_id, t->worker_name);
-  printf("  from %s%s%s (%s, town %s) to %s%s%s (town %s)", t->from_unit_code,
+  if (t->kind == SHEGONG__V1__TRANSFER_KIND__COMMITTEE_JOIN)
+    printf("transfer %llu (version %llu): %s of %s (town assessment %.2f)%s", (unsigned long long)t->id,
+           (unsigned long long)t->version, enum_label(&shegong__v1__transfer_kind__descriptor, t->kind),
+           t->worker_name, t->score, t->created_worker_id ? ", now worker " : "\n");
+  else
+    printf("transfer %llu (version %llu): %s of worker %llu %s\n", (unsigned long long)t->id,
+           (unsigned long long)t->version, enum_label(&shegong__v1__transfer_kind__descriptor, t->kind),
+           (unsigned long long)t->worker_id, t->worker_name);
+  if (t->created_worker_id) printf("%llu\n", (unsigned long long)t->created_worker_id);
+  if (t->kind == SHEGONG__V1__TRANSFER_KIND__COMMITTEE_JOIN)
+    printf("  from the 村两委 to %s (town %s)", t->to_unit_code, t->to_town_code);
+  else
+    printf("  from %s%s%s (%s, town %s) to %s%s%s (town %s)", t->from_unit_code,
          t->from_grid_code[0] ? " grid " : "", t->from_grid_code,
          enum_label(&shegong__v1__role__descriptor, t->from_role), t->from_town_code, t->to_unit_code,
          t->to_grid_code[0] ? " grid " : "", t->to_grid_code, t->to_town_code);
@@ -1002,6 +1013,34 @@ static int cmd_transfer(cli *c, const char *verb, int argc, char **argv) {
     Shegong__V1__ProposeTransferRequest req = SHEGONG__V1__PROPOSE_TRANSFER_REQUEST__INIT;
     if ((rc = parse_fields(c, argc, argv, &t.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
       return rc;
+    req.transfer = &t;
+    return transfer_call(c, "Transfers/Propose", &req.base);
+  }
+  if (strcmp(verb, "join") == 0) {
+    /* 村两委 joining: the transfer's flags, and the person's for the rest */
+    static const char *const mine[] = {"--unit", "--to-unit", "--grid", "--to-grid",
+                                       "--effective-date", "--score", "--reason", NULL};
+    char **targv = sg_arena_alloc(&c->arena, (size_t)(argc + 1) * sizeof *targv);
+    char **wargv = sg_arena_alloc(&c->arena, (size_t)(argc + 1) * sizeof *wargv);
+    int tn = 0, wn = 0;
+    if (!targv || !wargv) return EXIT_CALL;
+    for (int i = 0; i < argc; i++) {
+      int is_mine = 0;
+      for (size_t k = 0; mine[k]; k++) is_mine |= strcmp(argv[i], mine[k]) == 0;
+      char **dst = is_mine ? targv : wargv;
+      int *n = is_mine ? &tn : &wn;
+      dst[(*n)++] = strcmp(argv[i], "--unit") == 0 ? "--to-unit" : strcmp(argv[i], "--grid") == 0
+                                                                     ? "--to-grid" : argv[i];
+      if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) dst[(*n)++] = argv[++i];
+    }
+    Shegong__V1__Transfer t = SHEGONG__V1__TRANSFER__INIT;
+    Shegong__V1__Worker cand = SHEGONG__V1__WORKER__INIT;
+    if ((rc = parse_fields(c, tn, targv, &t.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)) ||
+        (rc = parse_fields(c, wn, wargv, &cand.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    t.kind = SHEGONG__V1__TRANSFER_KIND__COMMITTEE_JOIN;
+    t.candidate = &cand;
+    Shegong__V1__ProposeTransferRequest req = SHEGONG__V1__PROPOSE_TRANSFER_REQUEST__INIT;
     req.transfer = &t;
     return transfer_call(c, "Transfers/Propose", &req.base);
   }

@@ -134,6 +134,14 @@ int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__
 int sg_worker_rewrite(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Worker *old,
                       Shegong__V1__Worker *w, const char *date, const char *cause,
                       uint64_t transfer_id, uint64_t *town);
+/*
+ * Checks w as a new worker as Workers/Create does (every field, the unit,
+ * the scope, the ladder, a free ID number), and with write set registers it
+ * (id, changes, its first history entry with cause and transfer_id).
+ * Violations name "worker.*".
+ */
+int sg_worker_create(sg_call_ctx *ctx, MDB_txn *txn, Shegong__V1__Worker *w, int write,
+                     const char *cause, uint64_t transfer_id);
 /* A shallow copy in the call's arena, to change and rewrite. */
 Shegong__V1__Worker *sg_worker_copy(sg_call_ctx *ctx, const Shegong__V1__Worker *w);
 

@@ -38,6 +38,7 @@ static const char *kind_word(int kind) {
   case SHEGONG__V1__TRANSFER_KIND__CONVERSION: return "转任";
   case SHEGONG__V1__TRANSFER_KIND__FIRST_YEAR_PLACEMENT: return "首年下沉";
   case SHEGONG__V1__TRANSFER_KIND__ROLE_CHANGE: return "职务任命";
+  case SHEGONG__V1__TRANSFER_KIND__COMMITTEE_JOIN: return "村两委转入";
   default: return "?";
   }
 }
@@ -470,6 +471,98 @@ static int may_propose(sg_call_ctx *ctx, const transfer *t) {
   return refuse_scope(ctx, t);
 }
 
+/*
+ * 村两委 joining: the person is not in the register yet. The candidate is
+ * checked now as Workers/Create would check it (in the destination unit,
+ * hired on the effective date), and registered when the transfer takes
+ * effect. The town of the unit approves alone.
+ */
+static int propose_committee(sg_call_ctx *ctx, MDB_txn *txn, transfer *t) {
+  char why[SG_WHY_MAX];
+  sg_date today, eff;
+  sg_validate_date(ctx->today, &today, NULL, 0);
+  if (t->worker_id)
+    sg_status_violation(ctx->st, "transfer.worker_id",
+                        "a committee member is not a worker yet: give the candidate instead");
+  if (!t->candidate) sg_status_violation(ctx->st, "transfer.candidate", "required: who joins");
+  if (!(t->score >= 0 && t->score <= 100) || t->score * 100 != (double)(long)(t->score * 100))
+    sg_status_violation(ctx->st, "transfer.score",
+                        "the town's assessment of the member: 0 to 100, two decimals at most");
+  if (!t->effective_date[0]) sg_status_violation(ctx->st, "transfer.effective_date", "required");
+  else if (sg_validate_date(t->effective_date, &eff, why, sizeof why))
+    sg_status_violation(ctx->st, "transfer.effective_date", "%s", why);
+  else if (sg_date_days(&eff) - sg_date_days(&today) > SG_AHEAD_DAYS)
+    sg_status_violation(ctx->st, "transfer.effective_date", "more than a year ahead");
+  if (!t->reason[0]) sg_status_violation(ctx->st, "transfer.reason", "required");
+  else if (sg_validate_text(t->reason, SG_REASON_MAX, why, sizeof why))
+    sg_status_violation(ctx->st, "transfer.reason", "%s", why);
+  if (t->end_date[0]) sg_status_violation(ctx->st, "transfer.end_date", "not for this kind");
+  if (t->mentor_id) sg_status_violation(ctx->st, "transfer.mentor_id", "not for this kind");
+  if (!t->to_unit_code[0] || strlen(t->to_unit_code) != 12)
+    sg_status_violation(ctx->st, "transfer.to_unit_code", "required: the community or village");
+  if (ctx->st->n_violations) return SG_EINVAL;
+  sg_unit *to;
+  int rc = unit_of(ctx, txn, "transfer.to_unit_code", t->to_unit_code, &to);
+  if (rc) return rc;
+  if (!is_local(to)) {
+    sg_status_violation(ctx->st, "transfer.to_unit_code", "%s is not a community or village",
+                        to->code);
+    return SG_EINVAL;
+  }
+  const char *town_code;
+  town_of_unit(to, &t->to_town_id, &town_code);
+  t->to_town_code = (char *)town_code;
+  t->from_town_id = t->to_town_id;
+  t->from_town_code = t->to_town_code;
+  t->from_unit_code = t->from_grid_code = sg_dup(ctx, "");
+  if ((rc = sg_authz_town(ctx, t->to_town_id, town_code))) return rc;
+  /* the person, as the register would take them on that day */
+  sg_worker *w = sg_worker_copy(ctx, t->candidate);
+  if (!w) return SG_ENOMEM;
+  w->id = 0;
+  w->unit_code = t->to_unit_code;
+  if (!w->grid_code[0]) w->grid_code = t->to_grid_code;
+  w->hire_date = t->effective_date;
+  w->source = SHEGONG__V1__SOURCE__VILLAGE_COMMITTEE;
+  if (!w->category) w->category = SHEGONG__V1__CATEGORY__COMMUNITY_BASED;
+  if (!w->role) w->role = t->to_role ? t->to_role : SHEGONG__V1__ROLE__GENERALIST;
+  w->status = SHEGONG__V1__WORKER_STATUS__ACTIVE;
+  sg_status row;
+  sg_status_clear(&row);
+  sg_call_ctx sub = *ctx;
+  sub.st = &row;
+  rc = sg_worker_create(&sub, txn, w, 0, NULL, 0);
+  if (rc == SG_EINVAL) {
+    for (size_t i = 0; i < row.n_violations && i < SG_STATUS_VIOLATIONS_MAX; i++) {
+      const char *f = row.violations[i].field;
+      char field[SG_STATUS_FIELD_MAX + 32];
+      snprintf(field, sizeof field, "transfer.candidate.%s", strncmp(f, "worker.", 7) == 0 ? f + 7 : f);
+      sg_status_violation(ctx->st, field, "%s", row.violations[i].description);
+    }
+    return SG_EINVAL;
+  }
+  if (rc) {
+    *ctx->st = row;
+    return rc;
+  }
+  t->candidate = w;
+  t->worker_name = w->name;
+  t->to_role = w->role;
+  t->worker_id = 0;
+  t->state = SHEGONG__V1__TRANSFER_STATE__PROPOSED;
+  static Shegong__V1__Party one[] = {SHEGONG__V1__PARTY__ORIGIN_TOWN};
+  t->required = one;
+  t->n_required = 1;
+  t->n_approved = 0;
+  t->approved = NULL;
+  t->n_events = 0;
+  t->events = NULL;
+  t->version = 0;
+  t->applied_on = t->ended_on = sg_dup(ctx, "");
+  t->created_worker_id = 0;
+  return 0;
+}
+
 static int transfers_propose(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
                              ProtobufCMessage **resp) {
   const Shegong__V1__ProposeTransferRequest *req = (const void *)req_msg;
@@ -481,13 +574,24 @@ static int transfers_propose(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMess
   if (!t) return SG_ENOMEM;
   *t = *req->transfer;
   t->batch_id = 0;
+  int rc;
+  if (t->kind == SHEGONG__V1__TRANSFER_KIND__COMMITTEE_JOIN) {
+    if ((rc = propose_committee(ctx, txn, t)) ||
+        (rc = add_event(ctx, t, SHEGONG__V1__TRANSFER_STATE__PROPOSED, 0, t->reason)) ||
+        (rc = save(ctx, txn, t, 1)))
+      return rc;
+    *resp = &t->base;
+    return 0;
+  }
   t->score = 0;
+  t->candidate = NULL;
+  t->created_worker_id = 0;
   if (!t->worker_id) {
     sg_status_violation(ctx->st, "transfer.worker_id", "required");
     return SG_EINVAL;
   }
   sg_worker *w;
-  int rc = sg_workers_get(ctx->store, txn, t->worker_id, &ctx->arena->allocator, &w);
+  rc = sg_workers_get(ctx->store, txn, t->worker_id, &ctx->arena->allocator, &w);
   if (rc == SG_ENOTFOUND)
     return sg_status_set(ctx->st, rc, "worker %llu not found", (unsigned long long)t->worker_id);
   uint64_t w_town;
@@ -534,6 +638,32 @@ static int apply_one(sg_call_ctx *ctx, MDB_txn *txn, transfer *t, sg_status *why
   MDB_txn *child;
   int rc = mdb_txn_begin(mdb_txn_env(txn), txn, 0, &child);
   if (rc) return sg_store_err(rc, "begin transfer");
+  if (t->kind == SHEGONG__V1__TRANSFER_KIND__COMMITTEE_JOIN) {
+    /* the member joins: registered now, as Workers/Create would */
+    sg_worker *w = t->candidate ? sg_worker_copy(ctx, t->candidate) : NULL;
+    char *cause = sg_arena_printf(ctx->arena, "joined from the 村两委: transfer %llu",
+                                  (unsigned long long)t->id);
+    if (!w || !cause) rc = SG_ENOMEM;
+    else rc = sg_worker_create(&sub, child, w, 1, cause, t->id);
+    if (rc == SG_EINVAL || rc == SG_EEXISTS) {
+      char msg[SG_STATUS_FIELD_MAX + SG_STATUS_DESC_MAX + SG_STATUS_MSG_MAX + 64];
+      snprintf(msg, sizeof msg, "the candidate cannot be registered: %s%s%s",
+               why->n_violations ? why->violations[0].field : "",
+               why->n_violations ? ": " : "",
+               why->n_violations ? why->violations[0].description : why->message);
+      sg_status_clear(why);
+      rc = sg_status_set(why, SG_EPRECOND, "%.240s", msg);
+    }
+    if (rc == 0) {
+      t->created_worker_id = w->id;
+      rc = mdb_txn_commit(child);
+      child = NULL;
+      if (rc) rc = sg_store_err(rc, "commit transfer");
+    }
+    if (child) mdb_txn_abort(child);
+    if (rc && rc != SG_EPRECOND) return rc;
+    goto record;
+  }
   sg_worker *old;
   rc = sg_workers_get(ctx->store, child, t->worker_id, &ctx->arena->allocator, &old);
   if (rc == SG_ENOTFOUND) rc = SG_EDATALOSS;
@@ -609,6 +739,7 @@ static int apply_one(sg_call_ctx *ctx, MDB_txn *txn, transfer *t, sg_status *why
   }
   if (child) mdb_txn_abort(child);
   if (rc && rc != SG_EPRECOND) return rc;
+record:;
   /* the transfer's own record, whichever way it went */
   int err;
   if ((err = due_del(ctx, txn, t))) return err;

@@ -231,15 +231,8 @@ static int history_differs(const sg_worker *a, const sg_worker *b) {
          a->level != b->level || a->status != b->status;
 }
 
-static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
-                          ProtobufCMessage **resp) {
-  const Shegong__V1__CreateWorkerRequest *req = (const void *)req_msg;
-  if (!req->worker) {
-    sg_status_violation(ctx->st, "worker", "required");
-    return SG_EINVAL;
-  }
-  sg_worker *w = copy_worker(ctx, req->worker);
-  if (!w) return SG_ENOMEM;
+int sg_worker_create(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, int write, const char *cause,
+                     uint64_t transfer_id) {
   if (w->status == SHEGONG__V1__WORKER_STATUS__LEFT || w->leave_date[0] || w->leave_reason[0])
     sg_status_violation(ctx->st, "worker.status", "a new worker has not left; use Leave later");
   if (w->status == SHEGONG__V1__WORKER_STATUS__WORKER_STATUS_UNSPECIFIED)
@@ -256,6 +249,7 @@ static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
     return sg_status_set(ctx->st, SG_EEXISTS, "worker %llu already has this ID number",
                          (unsigned long long)existing);
   if (rc != SG_ENOTFOUND) return rc;
+  if (!write) return 0;
   if ((rc = sg_store_next_id(ctx->store, txn, "seq:worker", &w->id)) ||
       (rc = sg_store_next_revision(ctx->store, txn, &w->revision)))
     return rc;
@@ -270,9 +264,23 @@ static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
   if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
                           SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, w->revision, &w->base, &towns)))
     return rc;
-  if ((rc = sg_worker_history_append(ctx, txn, w, pl.town_id, w->hire_date, "hired", 0)))
+  if ((rc = sg_worker_history_append(ctx, txn, w, pl.town_id, w->hire_date, cause, transfer_id)))
     return rc;
   sg_debug("worker %llu created in unit %s", (unsigned long long)w->id, w->unit_code);
+  return 0;
+}
+
+static int workers_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                          ProtobufCMessage **resp) {
+  const Shegong__V1__CreateWorkerRequest *req = (const void *)req_msg;
+  if (!req->worker) {
+    sg_status_violation(ctx->st, "worker", "required");
+    return SG_EINVAL;
+  }
+  sg_worker *w = copy_worker(ctx, req->worker);
+  if (!w) return SG_ENOMEM;
+  int rc = sg_worker_create(ctx, txn, w, 1, "hired", 0);
+  if (rc) return rc;
   *resp = &w->base;
   return 0;
 }
