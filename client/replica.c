@@ -285,13 +285,13 @@ static int apply_unit(sg_replica *r, MDB_txn *txn, const sg_unit *u) {
   return rc;
 }
 
-typedef struct ids {
+typedef struct id_list {
   uint64_t *v;
   size_t n, cap;
-} ids;
+} id_list;
 
 static int collect_id(void *arg, uint64_t id) {
-  ids *x = arg;
+  id_list *x = arg;
   if (x->n == x->cap) {
     size_t cap = x->cap ? x->cap * 2 : 32;
     uint64_t *g = realloc(x->v, cap * sizeof *g);
@@ -314,7 +314,7 @@ static int forget_worker_records(sg_replica *r, MDB_txn *txn, uint64_t worker) {
     if (!k->index[0].field || strcmp(k->index[0].field, "worker_id") != 0 ||
         k == SG_REC_TRANSFER)
       continue;
-    ids x = {0};
+    id_list x = {0};
     rc = sg_rec_scan_worker(r->store, txn, k, worker, collect_id, &x);
     for (size_t i = 0; i < x.n && !rc; i++) rc = sg_rec_delete(r->store, txn, k, x.v[i]);
     free(x.v);
@@ -338,6 +338,13 @@ static int apply_worker(sg_replica *r, MDB_txn *txn, const sg_worker *w) {
     goto done;
   }
   if ((rc = town_id_by_code(r, txn, w->town_code, &town))) goto done;
+  /* a worker who comes from another town: its earlier records were in that
+   * town's pulls, not ours; noted in this transaction, fetched after the pull */
+  if (!old && w->version > 1 && w->id < SG_REPLICA_LOCAL_ID_BASE) {
+    char key[40];
+    snprintf(key, sizeof key, "replica:arrived:%016llx", (unsigned long long)w->id);
+    if ((rc = sg_meta_put_str(r->store, txn, key, ""))) goto done;
+  }
   rc = sg_workers_put(r->store, txn, w, town, old, old_town);
   if (rc == SG_EEXISTS) {
     /* an offline record with the same ID number gives way to the server's */
@@ -526,6 +533,74 @@ static int pull_all(sg_replica *r, sg_client *c, Shegong__V1__SyncReport *rep, s
   }
 }
 
+/*
+ * Fetches the records of the workers who arrived from another town (noted
+ * by apply_worker) with Sync/WorkerRecords, and stores them; each batch's
+ * notes are cleared in the same transaction, so an interrupted sync fetches
+ * again next time and nothing is stored twice (records are keyed by id).
+ */
+static int fetch_arrivals(sg_replica *r, sg_client *c, sg_status *st) {
+  static const char prefix[] = "replica:arrived:";
+  for (;;) {
+    uint64_t ids[100];
+    size_t n = 0;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_txn_begin(r->store->env, NULL, MDB_RDONLY, &txn);
+    if (!rc) rc = mdb_cursor_open(txn, r->store->meta, &cur);
+    MDB_val k = {sizeof prefix - 1, (void *)prefix}, v;
+    for (int mrc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && n < 100;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (k.mv_size != sizeof prefix - 1 + 16 || memcmp(k.mv_data, prefix, sizeof prefix - 1) != 0)
+        break;
+      char hex[17];
+      memcpy(hex, (const char *)k.mv_data + sizeof prefix - 1, 16);
+      hex[16] = '\0';
+      ids[n++] = strtoull(hex, NULL, 16);
+    }
+    if (cur) mdb_cursor_close(cur);
+    if (txn) mdb_txn_abort(txn);
+    if (rc) return sg_status_set(st, sg_store_err(rc, "read arrivals"), "the replica's database failed");
+    if (!n) return 0;
+    Shegong__V1__WorkerRecordsRequest req = SHEGONG__V1__WORKER_RECORDS_REQUEST__INIT;
+    req.worker_ids = ids;
+    req.n_worker_ids = n;
+    ProtobufCMessage *resp;
+    rc = sg_call(c, "Sync/WorkerRecords", &req.base, &resp, SYNC_CALL_MS, st);
+    if (rc == SG_EPERM || rc == SG_ENOTFOUND) {
+      /* moved on again since: the next pull says where; nothing to fetch */
+      resp = NULL;
+      rc = 0;
+    }
+    if (rc) return rc;
+    if ((rc = mdb_txn_begin(r->store->env, NULL, 0, &txn)))
+      return sg_status_set(st, sg_store_err(rc, "begin arrivals"), "the replica's database failed");
+    const ProtobufCMessageDescriptor *sd = &shegong__v1__snapshot_response__descriptor;
+    for (unsigned f = 0; resp && f < sd->n_fields && !rc; f++) {
+      const ProtobufCFieldDescriptor *fd = &sd->fields[f];
+      const sg_rec_kind *kind =
+          fd->type == PROTOBUF_C_TYPE_MESSAGE && fd->label == PROTOBUF_C_LABEL_REPEATED
+              ? sg_rec_kind_of(fd->descriptor)
+              : NULL;
+      if (!kind) continue;
+      size_t count = *(const size_t *)((const char *)resp + fd->quantifier_offset);
+      ProtobufCMessage **arr = *(ProtobufCMessage ***)((char *)resp + fd->offset);
+      for (size_t i = 0; i < count && !rc; i++) rc = sg_rec_put(r->store, txn, kind, arr[i]);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+      char key[40];
+      snprintf(key, sizeof key, "%s%016llx", prefix, (unsigned long long)ids[i]);
+      MDB_val dk = {strlen(key), key};
+      int mrc = mdb_del(txn, r->store->meta, &dk, NULL);
+      if (mrc && mrc != MDB_NOTFOUND) rc = sg_store_err(mrc, "clear arrival");
+    }
+    if (!rc) rc = commit(&txn, "commit arrivals");
+    if (txn) mdb_txn_abort(txn);
+    if (resp) protobuf_c_message_free_unpacked(resp, NULL);
+    if (rc) return sg_status_set(st, rc, "cannot store the records of arrived workers");
+  }
+}
+
 static int count_entries(MDB_txn *txn, MDB_dbi dbi, uint32_t *out) {
   MDB_stat s;
   int rc = mdb_stat(txn, dbi, &s);
@@ -701,6 +776,7 @@ int sg_replica_sync(sg_replica *r, sg_client *c, Shegong__V1__SyncReport **repor
   int rc = check_token(c, st);
   if (!rc) rc = push_all(r, c, rep, st);
   if (!rc) rc = pull_all(r, c, rep, st);
+  if (!rc) rc = fetch_arrivals(r, c, st);
   if (!rc) {
     MDB_txn *txn = NULL;
     char now[32];

@@ -9,6 +9,7 @@
 #include "shegong/v1/assessments.pb-c.h"
 #include "shegong/v1/policy.pb-c.h"
 #include "shegong/v1/training.pb-c.h"
+#include "shegong/v1/reports.pb-c.h"
 #include "shegong/v1/transfers.pb-c.h"
 #include "shegong/v1/audit.pb-c.h"
 #include "shegong/v1/auth.pb-c.h"
@@ -27,6 +28,7 @@ const ProtobufCServiceDescriptor *const sg_services[] = {
     &shegong__v1__assessments__descriptor,
     &shegong__v1__training__descriptor,
     &shegong__v1__transfers__descriptor,
+    &shegong__v1__reports__descriptor,
     NULL,
 };
 

@@ -9,7 +9,7 @@
 static const sg_method_impl *const impl_lists[] = {sg_svc_admin, sg_svc_units, sg_svc_workers,
                                                    sg_svc_sync, sg_svc_tokens, sg_svc_audit,
                                                    sg_svc_policies, sg_svc_assessments,
-                                                   sg_svc_training, sg_svc_transfers,
+                                                   sg_svc_training, sg_svc_transfers, sg_svc_reports,
                                                    NULL};
 
 #define SG_DISPATCH_MAX 128

@@ -115,6 +115,7 @@ extern const sg_method_impl sg_svc_policies[];
 extern const sg_method_impl sg_svc_assessments[];
 extern const sg_method_impl sg_svc_training[];
 extern const sg_method_impl sg_svc_transfers[];
+extern const sg_method_impl sg_svc_reports[];
 
 /* Fills ctx->now and ctx->today. */
 void sg_call_ctx_stamp(sg_call_ctx *ctx);

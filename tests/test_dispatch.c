@@ -62,7 +62,7 @@ static void test_lookup(void **state) {
  */
 static void test_streaming_flags_match_proto(void **state) {
   (void)state;
-  static const char *const files[] = {"admin", "units", "workers", "sync", "auth", "audit", "policy", "assessments", "training", "transfers", NULL};
+  static const char *const files[] = {"admin", "units", "workers", "sync", "auth", "audit", "policy", "assessments", "training", "transfers", "reports", NULL};
   size_t rpcs = 0;
   for (size_t f = 0; files[f]; f++) {
     char path[512];

@@ -25,6 +25,87 @@ static void check_band(sg_call_ctx *ctx, const char *field, double v) {
     sg_status_violation(ctx->st, field, "a score above 0 and at most 100, with two decimals at most");
 }
 
+#define SG_QUOTA_RULES_MAX 64
+#define SG_QUOTA_PARTS_MAX 32
+#define SG_QUOTA_WORKERS_MAX 10000
+
+/* One quota rule: a target, and parts that make sense. */
+static void validate_quota(sg_call_ctx *ctx, const Shegong__V1__Policy *p, size_t i) {
+  const Shegong__V1__QuotaRule *q = p->quotas[i];
+  char f[96], why[SG_WHY_MAX];
+#define QF(name) (snprintf(f, sizeof f, "policy.quotas[%zu].%s", i, name), f)
+  if (!q->name[0]) sg_status_violation(ctx->st, QF("name"), "required");
+  else if (sg_validate_text(q->name, SG_POLICY_NAME_MAX, why, sizeof why))
+    sg_status_violation(ctx->st, QF("name"), "%s", why);
+  if ((q->unit_kind != 0) == (q->unit_code[0] != 0))
+    sg_status_violation(ctx->st, QF("unit_kind"), "give unit_kind or unit_code: one");
+  if (!sg_enum_valid(&shegong__v1__unit_kind__descriptor, q->unit_kind) ||
+      q->unit_kind == SHEGONG__V1__UNIT_KIND__GRID)
+    sg_status_violation(ctx->st, QF("unit_kind"), "a district, town, community or village");
+  if (q->unit_code[0] && sg_validate_division_code(q->unit_code, strlen(q->unit_code), why, sizeof why))
+    sg_status_violation(ctx->st, QF("unit_code"), "%s", why);
+  if (!sg_enum_valid(&shegong__v1__quota_scope__descriptor, q->scope))
+    sg_status_violation(ctx->st, QF("scope"), "unknown scope");
+  int parts = q->n_household_steps || q->n_roles || q->per_10k_residents || q->n_centre_tiers;
+  if (!parts)
+    sg_status_violation(ctx->st, QF("name"),
+                        "the rule has no part: a households band, roles, a per-population "
+                        "quota or centre tiers");
+  if (q->n_household_steps > SG_QUOTA_PARTS_MAX || q->n_roles > SG_QUOTA_PARTS_MAX ||
+      q->n_centre_tiers > SG_QUOTA_PARTS_MAX)
+    sg_status_violation(ctx->st, QF("name"), "at most %d steps, roles or tiers", SG_QUOTA_PARTS_MAX);
+  for (size_t k = 0; k < q->n_household_steps && k < SG_QUOTA_PARTS_MAX; k++) {
+    const Shegong__V1__HouseholdStep *st = q->household_steps[k];
+    if (k && st->min_households <= q->household_steps[k - 1]->min_households) {
+      snprintf(f, sizeof f, "policy.quotas[%zu].household_steps[%zu]", i, k);
+      sg_status_violation(ctx->st, f, "steps go up: %u households after %u", st->min_households,
+                          q->household_steps[k - 1]->min_households);
+    }
+    if (st->workers > SG_QUOTA_WORKERS_MAX) {
+      snprintf(f, sizeof f, "policy.quotas[%zu].household_steps[%zu]", i, k);
+      sg_status_violation(ctx->st, f, "at most %d workers", SG_QUOTA_WORKERS_MAX);
+    }
+  }
+  if (q->households_per_extra && !q->n_household_steps)
+    sg_status_violation(ctx->st, QF("households_per_extra"), "goes with a households band");
+  if (!isfinite(q->ageing_threshold_percent) || q->ageing_threshold_percent < 0 ||
+      q->ageing_threshold_percent > 100)
+    sg_status_violation(ctx->st, QF("ageing_threshold_percent"), "a percentage");
+  if (q->ageing_extra && q->ageing_threshold_percent <= 0)
+    sg_status_violation(ctx->st, QF("ageing_threshold_percent"), "required with ageing_extra");
+  if (q->ageing_extra > SG_QUOTA_WORKERS_MAX)
+    sg_status_violation(ctx->st, QF("ageing_extra"), "at most %d", SG_QUOTA_WORKERS_MAX);
+  for (size_t k = 0; k < q->n_roles && k < SG_QUOTA_PARTS_MAX; k++) {
+    const Shegong__V1__RoleQuota *r = q->roles[k];
+    snprintf(f, sizeof f, "policy.quotas[%zu].roles[%zu]", i, k);
+    if (!r->group || !sg_enum_valid(&shegong__v1__role_group__descriptor, r->group))
+      sg_status_violation(ctx->st, f, "a role group: lead, general, neighbourhood or grid");
+    else if (r->fixed > SG_QUOTA_WORKERS_MAX || r->per_grid > 100 || (!r->fixed && !r->per_grid))
+      sg_status_violation(ctx->st, f, "a fixed count (at most %d) or a count per grid (at most 100)",
+                          SG_QUOTA_WORKERS_MAX);
+    for (size_t j = 0; j < k; j++)
+      if (q->roles[j]->group == r->group) sg_status_violation(ctx->st, f, "this group again");
+  }
+  if (q->per_10k_residents > 10000)
+    sg_status_violation(ctx->st, QF("per_10k_residents"), "at most 10000");
+  for (size_t k = 0; k < q->n_centre_tiers && k < SG_QUOTA_PARTS_MAX; k++) {
+    const Shegong__V1__CentreTier *t = q->centre_tiers[k];
+    snprintf(f, sizeof f, "policy.quotas[%zu].centre_tiers[%zu]", i, k);
+    if (!isfinite(t->min_area_km2) || t->min_area_km2 < 0 || t->workers > SG_QUOTA_WORKERS_MAX)
+      sg_status_violation(ctx->st, f, "area at least 0, workers at most %d", SG_QUOTA_WORKERS_MAX);
+  }
+  if (q->n_centre_tiers && q->unit_kind && q->unit_kind != SHEGONG__V1__UNIT_KIND__TOWN)
+    sg_status_violation(ctx->st, QF("unit_kind"), "centre tiers are for towns");
+  /* a rule per target: two for the same kind or unit would leave the answer to order */
+  for (size_t j = 0; j < i; j++) {
+    const Shegong__V1__QuotaRule *o = p->quotas[j];
+    if ((q->unit_kind && o->unit_kind == q->unit_kind && o->scope == q->scope) ||
+        (q->unit_code[0] && strcmp(o->unit_code, q->unit_code) == 0 && o->scope == q->scope))
+      sg_status_violation(ctx->st, QF("name"), "rule %s is for the same units already", o->name);
+  }
+#undef QF
+}
+
 /* Checks every section of p, naming each bad field as policy.section.field. */
 static int validate_policy(sg_call_ctx *ctx, const Shegong__V1__Policy *p) {
   char why[SG_WHY_MAX];
@@ -88,6 +169,17 @@ static int validate_policy(sg_call_ctx *ctx, const Shegong__V1__Policy *p) {
       sg_status_violation(ctx->st, "policy.ladder.periodic_step_years", "at most 20");
     if (l->early_step_excellent_years > 10)
       sg_status_violation(ctx->st, "policy.ladder.early_step_excellent_years", "at most 10");
+  }
+  for (size_t i = 0; i < p->n_quotas && i < SG_QUOTA_RULES_MAX; i++) validate_quota(ctx, p, i);
+  if (p->n_quotas > SG_QUOTA_RULES_MAX)
+    sg_status_violation(ctx->st, "policy.quotas", "at most %d rules", SG_QUOTA_RULES_MAX);
+  const Shegong__V1__HiringPolicy *h = p->hiring;
+  if (h) {
+    if (h->max_age && (h->max_age < 18 || h->max_age > 65))
+      sg_status_violation(ctx->st, "policy.hiring.max_age", "18 to 65, or 0 for no limit");
+    if (!sg_enum_valid(&shegong__v1__education__descriptor, h->min_education))
+      sg_status_violation(ctx->st, "policy.hiring.min_education", "unknown education %d",
+                          (int)h->min_education);
   }
   return ctx->st->n_violations ? SG_EINVAL : 0;
 }

@@ -556,10 +556,77 @@ static int sync_push(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req
   return 0;
 }
 
+#define SG_WORKER_RECORDS_MAX 100
+
+typedef struct wr_ctx {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  Shegong__V1__SnapshotResponse *r;
+  const sg_rec_kind *k;
+  size_t cap[16];
+  int err;
+} wr_ctx;
+
+static int wr_one(void *arg, uint64_t id) {
+  wr_ctx *w = arg;
+  ProtobufCMessage *m;
+  int rc = sg_rec_get(w->ctx->store, w->txn, w->k, id, &w->ctx->arena->allocator, &m);
+  if (rc) return w->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
+  const ProtobufCMessageDescriptor *d = w->r->base.descriptor;
+  for (unsigned i = 0; i < d->n_fields && i < 16; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    if (f->label != PROTOBUF_C_LABEL_REPEATED || f->descriptor != m->descriptor) continue;
+    size_t *n = (size_t *)((char *)w->r + f->quantifier_offset);
+    void ***arr = (void ***)((char *)w->r + f->offset);
+    if (*n == w->cap[i]) {
+      size_t cap = w->cap[i] ? w->cap[i] * 2 : 32;
+      void **g = sg_arena_alloc(w->ctx->arena, cap * sizeof *g);
+      if (!g) return w->err = SG_ENOMEM;
+      if (*n) memcpy(g, *arr, *n * sizeof *g);
+      *arr = g;
+      w->cap[i] = cap;
+    }
+    (*arr)[(*n)++] = m;
+    return 0;
+  }
+  return w->err = SG_EINTERNAL;
+}
+
+static int sync_worker_records(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
+                               ProtobufCMessage **resp) {
+  const Shegong__V1__WorkerRecordsRequest *req = (const void *)req_msg;
+  if (req->n_worker_ids == 0 || req->n_worker_ids > SG_WORKER_RECORDS_MAX) {
+    sg_status_violation(ctx->st, "worker_ids", "1 to %d workers", SG_WORKER_RECORDS_MAX);
+    return SG_EINVAL;
+  }
+  Shegong__V1__SnapshotResponse *r = sg_arena_alloc(ctx->arena, sizeof *r);
+  if (!r) return SG_ENOMEM;
+  shegong__v1__snapshot_response__init(r);
+  wr_ctx w = {.ctx = ctx, .txn = txn, .r = r};
+  for (size_t i = 0; i < req->n_worker_ids; i++) {
+    char field[32];
+    snprintf(field, sizeof field, "worker_ids[%zu]", i % 1000);
+    sg_worker *wk;
+    int rc = sg_worker_load_scoped(ctx, txn, req->worker_ids[i], field, &wk, NULL);
+    if (rc) return rc;
+    for (const sg_rec_kind *k = sg_rec_kinds; k->desc; k++) {
+      if (!k->index[0].field || strcmp(k->index[0].field, "worker_id") != 0) continue;
+      w.k = k;
+      rc = sg_rec_scan_worker(ctx->store, txn, k, wk->id, wr_one, &w);
+      if (w.err) return w.err;
+      if (rc) return rc;
+    }
+  }
+  r->last = 1;
+  *resp = &r->base;
+  return 0;
+}
+
 const sg_method_impl sg_svc_sync[] = {
     {"/shegong.v1.Sync/Pull", SG_METHOD_READ, sync_pull},
     {"/shegong.v1.Sync/Snapshot", SG_METHOD_READ, sync_snapshot},
     {"/shegong.v1.Sync/Push", SG_METHOD_WRITE, sync_push},
     {"/shegong.v1.Sync/Watch", SG_METHOD_READ, sync_watch},
+    {"/shegong.v1.Sync/WorkerRecords", SG_METHOD_READ, sync_worker_records},
     {NULL, 0, NULL},
 };

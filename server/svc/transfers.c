@@ -1384,7 +1384,7 @@ static int place_worker(void *arg, sg_worker *w, sg_arena *scratch) {
   sg_date end;
   if (p.effective && sg_validate_date(p.effective->end_date, &end, NULL, 0) == 0) {
     long left = sg_date_days(&end) - sg_date_days(&pc->today);
-    if (left < 0) issue = "overdue: past its end date";
+    if (left < 0) issue = "overdue";
     else if (left <= (long)pc->within) issue = "ends soon";
   } else if (!p.any && served > 30 && served <= 2 * 366) {
     /* hired in the last two years, a month's grace to arrange it */

@@ -68,6 +68,8 @@ static void validate_fields(sg_call_ctx *ctx, const sg_unit *u) {
     sg_status_violation(ctx->st, "unit.residents", "at most %u", SG_UNIT_COUNT_MAX);
   if (!isfinite(u->aged_60_percent) || u->aged_60_percent < 0 || u->aged_60_percent > 100)
     sg_status_violation(ctx->st, "unit.aged_60_percent", "a percentage from 0 to 100");
+  if (!isfinite(u->area_km2) || u->area_km2 < 0 || u->area_km2 > 100000)
+    sg_status_violation(ctx->st, "unit.area_km2", "square kilometres from 0 to 100000");
 }
 
 static int units_create(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req_msg,
