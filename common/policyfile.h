@@ -28,9 +28,9 @@
 typedef struct sg_policy_src {
   size_t n;
   struct {
-    char path[64];   /* "policy.assessment.superior_weight", "policy.ladder.posts[1]" */
+    char path[96];   /* "policy.assessment.superior_weight", "policy.quotas[3].roles[1]" */
     int line;
-  } keys[128];
+  } keys[1024];
   size_t n_errors;   /* counted even past the ones kept */
   char errors[SG_POLICY_ERRORS_MAX][192]; /* "line 7: ..." */
 } sg_policy_src;

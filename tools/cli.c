@@ -28,6 +28,7 @@
 #include "shegong/v1/admin.pb-c.h"
 #include "shegong/v1/assessments.pb-c.h"
 #include "shegong/v1/policy.pb-c.h"
+#include "shegong/v1/reports.pb-c.h"
 #include "shegong/v1/training.pb-c.h"
 #include "shegong/v1/transfers.pb-c.h"
 #include "shegong/v1/audit.pb-c.h"
@@ -95,6 +96,10 @@ static void usage(FILE *f) {
         "  transfer batch-convert --town CODE --year Y --min-score S [--limit N]\n"
         "                         --effective-date D   (转任 of 专职网格员, best scores first)\n"
         "  report placements [--town CODE] [--due-within-days N]   首年下沉\n"
+        "  report staffing [--town CODE|--unit CODE] [--sort gap|code|quota|actual]\n"
+        "  report turnover --hired-from Y --hired-to Y [--gone-by D] [--town CODE]\n"
+        "  report certification|structure|hiring [--town CODE|--unit CODE]\n"
+        "         (structure: [--as-of D]; hiring: [--from-year Y --to-year Y])\n"
         "  policy show [--version N] | policy load FILE [--dry-run]   (docs/POLICY.md)\n"
         "  assess add --worker-id ID --kind 年终|平时|专项|综合 --year Y [--quarter Q|--month M]\n"
         "             --superior-score S --resident-score S --assessor A --assessed-on D\n"
@@ -874,6 +879,17 @@ static void caption_eligibility(const ProtobufCMessage *m) {
          r->ladder, r->year, r->as_of, r->workers, early, r->n_rows - early);
 }
 
+static void caption_staffing(const ProtobufCMessage *m) {
+  const Shegong__V1__StaffingReport *r = (const void *)m;
+  printf("编制与缺口 (policy %s)%s\n", r->policy,
+         r->units_without_rule ? "; some units have no quota rule: see `problem`" : "");
+}
+
+static void caption_structure(const ProtobufCMessage *m) {
+  const Shegong__V1__StructureReport *r = (const void *)m;
+  printf("队伍结构: %u 名在岗社工, 平均年龄 %.1f 岁\n", r->workers, r->average_age);
+}
+
 static void caption_compliance(const ProtobufCMessage *m) {
   const Shegong__V1__ComplianceReport *r = (const void *)m;
   printf("%u 年三必训: %u 名在岗社工, 书记 %u 名, 新进 %u 名, 升岗 %u 人次; 缺训 %zu 项\n", r->year,
@@ -1185,13 +1201,50 @@ static int cmd_report(cli *c, const char *verb, int argc, char **argv) {
       return rc;
     return report_print(c, "Training/Compliance", &req.base, caption_compliance);
   }
+  if (strcmp(verb, "staffing") == 0) {
+    Shegong__V1__StaffingRequest req = SHEGONG__V1__STAFFING_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (c->print.format == SG_FORMAT_TABLE && !c->print.columns)
+      c->print.columns = "unit_code,name,level,quota,actual,gap,rule,roles,detail,problem";
+    return report_print(c, "Reports/Staffing", &req.base, caption_staffing);
+  }
+  if (strcmp(verb, "turnover") == 0) {
+    Shegong__V1__TurnoverRequest req = SHEGONG__V1__TURNOVER_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    if (!req.hired_from || !req.hired_to) {
+      fprintf(stderr, "shegong: report turnover --hired-from YEAR --hired-to YEAR [--gone-by D]\n");
+      return EXIT_USAGE;
+    }
+    return report_print(c, "Reports/Turnover", &req.base, NULL);
+  }
+  if (strcmp(verb, "certification") == 0) {
+    Shegong__V1__CertificationRequest req = SHEGONG__V1__CERTIFICATION_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return report_print(c, "Reports/Certification", &req.base, NULL);
+  }
+  if (strcmp(verb, "structure") == 0) {
+    Shegong__V1__StructureRequest req = SHEGONG__V1__STRUCTURE_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return report_print(c, "Reports/Structure", &req.base, caption_structure);
+  }
+  if (strcmp(verb, "hiring") == 0) {
+    Shegong__V1__HiringRequest req = SHEGONG__V1__HIRING_REQUEST__INIT;
+    if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
+      return rc;
+    return report_print(c, "Reports/Hiring", &req.base, NULL);
+  }
   if (strcmp(verb, "placements") == 0) {
     Shegong__V1__PlacementReportRequest req = SHEGONG__V1__PLACEMENT_REPORT_REQUEST__INIT;
     if ((rc = parse_fields(c, argc, argv, &req.base, pos, 0, &n_pos, NULL, NULL, NULL, NULL)))
       return rc;
     return report_print(c, "Transfers/PlacementReport", &req.base, NULL);
   }
-  fprintf(stderr, "shegong: report eligibility|training-compliance|visits|placements, not \"%s\"\n",
+  fprintf(stderr, "shegong: report eligibility|training-compliance|visits|placements|staffing|"
+                  "turnover|certification|structure|hiring, not \"%s\"\n",
           verb);
   return EXIT_USAGE;
 }

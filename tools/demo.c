@@ -300,6 +300,7 @@ typedef struct unit_plan {
   uint32_t households;
   uint32_t residents;
   unsigned aged_tenths; /* aged_60_percent × 10, so that sums stay exact */
+  unsigned area_tenths; /* towns: land area in 0.1 km² (town-centre quota tiers) */
 
   /* towns: their communities and villages, and town-centre staff */
   size_t first_local, n_locals;
@@ -494,6 +495,12 @@ static int plan_units(demo *d, size_t n_towns) {
     }
     town->households = (uint32_t)town_households;
     town->residents = (uint32_t)town_residents;
+    {
+      /* from a stream of its own: the district's other figures stay as they were */
+      rng ar;
+      rng_init(&ar, d->seed, STREAM_HISTORY, 5000000u + (uint64_t)t);
+      town->area_tenths = (unsigned)rng_range(&ar, 60, 650); /* 6 to 65 km² */
+    }
     town->aged_tenths = weighted_aged(town_aged, town_residents);
     district_households += town->households;
     district_residents += town->residents;
@@ -1072,6 +1079,7 @@ static void fill_unit(Shegong__V1__Unit *msg, const unit_plan *u, const char *pa
   msg->households = u->households;
   msg->residents = u->residents;
   msg->aged_60_percent = u->aged_tenths / 10.0;
+  msg->area_km2 = u->area_tenths / 10.0;
 }
 
 static int send_unit(pipeline *p, const unit_plan *u, const char *parent_code, size_t item) {
@@ -1191,7 +1199,16 @@ static const char demo_policy[] =
     "pre_service_grace_days = 30\npromotion_grace_days = 0\nsecretary_annual_hours = 24\n"
     "[ladder]\n"
     "name = 四岗十二档\nperiodic_step_years = 4\nearly_step_excellent_years = 2\n"
-    "post = A 1-12\npost = B 1-12\npost = C 1-12\npost = D 1-12\n";
+    "post = A 1-12\npost = B 1-12\npost = C 1-12\npost = D 1-12\n"
+    /* 崇川's "7+N": 4 主责, 3 全科 and one per neighbourhood (the demo's grids) */
+    "[quota]\nname = 崇川 7+N\nunit_kind = community\n"
+    "role = lead 4\nrole = general 3\nrole = grid 0 1\n"
+    "[quota]\nname = 村 2+3+N\nunit_kind = village\n"
+    "role = lead 2\nrole = general 3\nrole = grid 0 1\n"
+    "ageing_threshold_percent = 30\nageing_extra = 1\n"
+    "[quota]\nname = 街镇中心档\nunit_kind = town\n"
+    "tier = 0 0 8\ntier = 60000 20 12\ntier = 100000 40 16\n"
+    "[quota]\nname = 全国 18/万人\nunit_kind = district\nscope = whole\nper_10k_residents = 18\n";
 
 #define HISTORY_YEARS 3
 

@@ -270,7 +270,9 @@ static int staffing_unit(staffing_ctx *s, const sg_unit *u, uint32_t *quota_sum,
   staff st;
   int rc = count_staff(ctx, s->txn, &s->scratch, ctx->store->workers_by_unit, u->id, &st);
   if (rc) return rc;
-  Shegong__V1__StaffingRow *row = add_row(s, u, "unit");
+  /* a town's own staff are its centre's */
+  Shegong__V1__StaffingRow *row =
+      add_row(s, u, u->kind == SHEGONG__V1__UNIT_KIND__TOWN ? "centre" : "unit");
   if (!row) return SG_ENOMEM;
   row->actual = st.total;
   const Shegong__V1__QuotaRule *q = rule_for(s->pol, u, 0);
@@ -294,7 +296,7 @@ static int staffing_unit(staffing_ctx *s, const sg_unit *u, uint32_t *quota_sum,
     char roles[256] = "";
     size_t used = 0;
     for (int g = 0; g < G_N; g++) {
-      if (!want[g] && !(g == G_OTHER && st.by_group[g])) continue;
+      if (!want[g] && !st.by_group[g]) continue;
       int k = snprintf(roles + used, sizeof roles - used, "%s%s %u/%u", used ? ", " : "",
                        group_word[g], st.by_group[g], want[g]);
       if (k > 0 && (size_t)k < sizeof roles - used) used += (size_t)k;
@@ -451,7 +453,8 @@ static int reports_staffing(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
     if (!units || !rest) return SG_ENOMEM;
     size_t n_rest = 0;
     for (size_t i = 0; i < s.r->n_rows; i++)
-      if (strcmp(s.r->rows[i]->level, "unit") == 0) units[n_units++] = s.r->rows[i];
+      if (strcmp(s.r->rows[i]->level, "unit") == 0 || strcmp(s.r->rows[i]->level, "centre") == 0)
+        units[n_units++] = s.r->rows[i];
       else rest[n_rest++] = s.r->rows[i];
     if (n_units) qsort(units, n_units, sizeof *units, cmp);
     memcpy(s.r->rows, units, n_units * sizeof *units);
@@ -577,14 +580,18 @@ typedef struct struct_ctx {
   uint64_t age_sum;
 } struct_ctx;
 
+static const char *const age_bands[] = {"30岁以下", "30-34岁", "35-39岁", "40-44岁",
+                                         "45-49岁", "50-54岁", "55岁及以上"};
+
 static const char *age_band(int age) {
-  if (age < 30) return "30岁以下";
-  if (age < 35) return "30-34岁";
-  if (age < 40) return "35-39岁";
-  if (age < 45) return "40-44岁";
-  if (age < 50) return "45-49岁";
-  if (age < 55) return "50-54岁";
-  return "55岁及以上";
+  int i = age < 30 ? 0 : age >= 55 ? 6 : (age - 30) / 5 + 1;
+  return age_bands[i];
+}
+
+static int age_rank(const char *band) {
+  for (int i = 0; i < 7; i++)
+    if (band == age_bands[i]) return i;
+  return 7;
 }
 
 static const char *labelled(const ProtobufCEnumDescriptor *d, int v) {
@@ -645,7 +652,8 @@ static int reports_structure(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMess
     for (size_t i = 1; i < t->n; i++)
       for (size_t j = i; j > 0; j--) {
         size_t a = order[j - 1], b = order[j];
-        int swap = d == D_AGE ? strcmp(t->value[a], t->value[b]) > 0 : t->count[a] < t->count[b];
+        int swap = d == D_AGE ? age_rank(t->value[a]) > age_rank(t->value[b])
+                              : t->count[a] < t->count[b];
         if (!swap) break;
         order[j - 1] = b;
         order[j] = a;

@@ -166,6 +166,31 @@ static int validate_worker(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, placeme
  * the level one of that post's: Create and Update may not set what
  * ChangeLevel would refuse.
  */
+/*
+ * The policy's hiring limits (凡进必考: at most 40, at least 大专), for a new
+ * worker: age on the hire date, and the education recorded.
+ */
+static int check_hiring(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
+  Shegong__V1__Policy *pol;
+  int rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol);
+  if (rc || !pol->hiring) return rc;
+  const Shegong__V1__HiringPolicy *h = pol->hiring;
+  sg_date birth, hire;
+  if (h->max_age && sg_validate_date(w->birth_date, &birth, NULL, 0) == 0 &&
+      sg_validate_date(w->hire_date, &hire, NULL, 0) == 0 &&
+      sg_date_years_between(&birth, &hire) > (int)h->max_age)
+    sg_status_violation(ctx->st, "worker.hire_date",
+                        "the worker would be %d on that day: the district hires at %u at most",
+                        sg_date_years_between(&birth, &hire), h->max_age);
+  if (h->min_education && (!w->education || w->education < h->min_education)) {
+    const ProtobufCEnumValue *e =
+        protobuf_c_enum_descriptor_get_value(&shegong__v1__education__descriptor, h->min_education);
+    sg_status_violation(ctx->st, "worker.education", "the district hires with %s or more%s",
+                        e ? e->name : "?", w->education ? "" : ": give the education");
+  }
+  return ctx->st->n_violations ? SG_EINVAL : 0;
+}
+
 static int check_ladder(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
   if (!w->post[0]) return 0;
   Shegong__V1__Policy *pol;
@@ -242,7 +267,7 @@ int sg_worker_create(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, int write, co
   if (rc) return rc;
   if (ctx->st->n_violations) return SG_EINVAL;
   if ((rc = sg_authz_town(ctx, pl.town_id, w->town_code))) return rc;
-  if ((rc = check_ladder(ctx, txn, w))) return rc;
+  if ((rc = check_ladder(ctx, txn, w)) || (rc = check_hiring(ctx, txn, w))) return rc;
   uint64_t existing;
   rc = sg_workers_find_idno(ctx->store, txn, w->id_number, &existing);
   if (rc == 0)
