@@ -780,6 +780,74 @@ static void test_cli_policy_file(void **state) {
   f->done = 1;
 }
 
+static void test_cli_quota_file_and_staffing(void **state) {
+  fx *f = FX(state);
+  char path[PATH_MAX + 32], want[PATH_MAX + 160];
+  snprintf(path, sizeof path, "%s/quota.policy", f->srv.tmp);
+  /* the demo's policy as it stands, with bad quota lines added */
+  run(f, "policy", "show", NULL);
+  expect_code(f, 0);
+  expect_out(f, "[quota]");
+  expect_out(f, "role = lead 4");
+  char *base = keep(f, f->out);
+  size_t n = strlen(base) + 1024;
+  char *text = malloc(n);
+  assert_non_null(text);
+  snprintf(text, n, "%s\n[quota]\nname = 坏规则\nunit_kind = village\nband = 500\nrole = boss 1\n"
+                    "tier = 1 2\n", base);
+  write_text(path, text);
+  int lines = hs_count_lines(base);
+  run(f, "policy", "load", path, NULL);
+  expect_code(f, 2);
+  snprintf(want, sizeof want, "%s:%d: `band = MIN_HOUSEHOLDS WORKERS`", path, lines + 5);
+  expect_err(f, want);
+  snprintf(want, sizeof want, "%s:%d: no role group `boss`", path, lines + 6);
+  expect_err(f, want);
+  snprintf(want, sizeof want, "%s:%d: `tier = MIN_RESIDENTS MIN_AREA_KM2 WORKERS`", path, lines + 7);
+  expect_err(f, want);
+  /* well formed, but a second rule for villages: the server names the line */
+  snprintf(text, n, "%s\n[quota]\nname = 第二个村规则\nunit_kind = village\nrole = lead 1\n", base);
+  write_text(path, text);
+  run(f, "policy", "load", path, NULL);
+  expect_code(f, 1);
+  snprintf(want, sizeof want, "%s:%d: policy.quotas[", path, lines + 3);
+  expect_err(f, want);
+  expect_err(f, "is for the same units already");
+  free(text);
+
+  /* the staffing report of the demo, as the briefing table and as CSV */
+  run(f, "report", "staffing", "--town", "320602001", NULL);
+  expect_code(f, 0);
+  expect_out(f, "编制与缺口");
+  expect_out(f, "崇川 7+N");
+  expect_out(f, "街镇中心档");
+  expect_out(f, "the town centre and");
+  run(f, "-o", "csv", "report", "staffing", NULL);
+  expect_code(f, 0);
+  expect_out(f, "unit_code,name,kind,level,quota,actual,gap");
+  expect_out(f, "district (whole)");
+  run(f, "report", "staffing", "--sort", "nonsense", NULL);
+  expect_code(f, 1);
+  expect_err(f, "sort");
+  run(f, "report", "structure", NULL);
+  expect_code(f, 0);
+  expect_out(f, "队伍结构");
+  expect_out(f, "30岁以下");
+  run(f, "report", "turnover", "--hired-from", "2015", "--hired-to", "2017", "--gone-by",
+      "2017-12-31", NULL);
+  expect_code(f, 0);
+  expect_kv(f, "hired_from", "2015");
+  run(f, "report", "turnover", NULL);
+  expect_code(f, 2);
+  run(f, "report", "certification", "--town", "320602002", NULL);
+  expect_code(f, 0);
+  expect_out(f, "rate_percent");
+  run(f, "report", "hiring", "--from-year", "2023", "--to-year", "2025", NULL);
+  expect_code(f, 0);
+  expect_out(f, "公开招考");
+  f->done = 1;
+}
+
 /* The id of the first worker of unit (from the CLI). */
 static uint64_t first_worker(fx *f, const char *unit) {
   run(f, "-o", "csv", "--columns", "id", "worker", "list", "--unit", unit, NULL);
@@ -887,6 +955,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cli_units_and_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_policy_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_assess_and_reports, setup_demo, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_quota_file_and_staffing, setup_demo, teardown),
   };
   /* SG_TEST_FILTER=test_restart (a pattern with * and ?) runs some tests only */
   const char *filter = getenv("SG_TEST_FILTER");

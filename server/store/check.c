@@ -9,6 +9,7 @@
 #include "store/records.h"
 #include "store/units.h"
 #include "store/workers.h"
+#include "validate.h"
 
 typedef struct checker {
   sg_store *s;
@@ -286,6 +287,39 @@ static void check_record_index(checker *k, MDB_val *key, MDB_val *val) {
   protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* transfers_due holds exactly the APPROVED transfers, under their effective day. */
+static void check_due_entry(checker *k, MDB_val *key, MDB_val *val) {
+  (void)val;
+  if (key->mv_size != 16) {
+    problem(k, "transfers_due has a key of %zu bytes", key->mv_size);
+    return;
+  }
+  uint64_t day = sg_key_get_u64(key->mv_data), id = sg_key_get_u64((uint8_t *)key->mv_data + 8);
+  Shegong__V1__Transfer *t;
+  if (sg_rec_get(k->s, k->txn, SG_REC_TRANSFER, id, NULL, (ProtobufCMessage **)&t) != 0) {
+    problem(k, "transfers_due names transfer %llu, which does not exist", (unsigned long long)id);
+    return;
+  }
+  sg_date d;
+  if (t->state != SHEGONG__V1__TRANSFER_STATE__APPROVED ||
+      sg_validate_date(t->effective_date, &d, NULL, 0) || (uint64_t)sg_date_days(&d) != day)
+    problem(k, "transfers_due: transfer %llu is not APPROVED for that day", (unsigned long long)id);
+  protobuf_c_message_free_unpacked(&t->base, NULL);
+}
+
+static void check_transfer_due(checker *k, MDB_val *key, MDB_val *val) {
+  Shegong__V1__Transfer *t = shegong__v1__transfer__unpack(NULL, val->mv_size, val->mv_data);
+  (void)key;
+  if (!t) return; /* reported by check_record */
+  sg_date d;
+  if (t->state == SHEGONG__V1__TRANSFER_STATE__APPROVED &&
+      (sg_validate_date(t->effective_date, &d, NULL, 0) ||
+       !pair_exists(k, k->s->transfers_due, (uint64_t)sg_date_days(&d), t->id)))
+    problem(k, "transfer %llu is APPROVED but not in transfers_due: it would never take effect",
+            (unsigned long long)t->id);
+  shegong__v1__transfer__free_unpacked(t, NULL);
+}
+
 /* Every kind of store/records.h, by its table of kinds. */
 static int check_records(checker *k) {
   int rc = 0;
@@ -317,7 +351,9 @@ int sg_store_check(sg_store *s, FILE *report, sg_check_stats *stats) {
       (rc = walk(&k, s->workers_by_unit, check_by_unit)) ||
       (rc = walk(&k, s->workers_by_town, check_by_town)) ||
       (rc = walk(&k, s->changes, check_change)) ||
-      (rc = walk(&k, s->changes_by_town, check_change_index)) || (rc = check_records(&k)))
+      (rc = walk(&k, s->changes_by_town, check_change_index)) || (rc = check_records(&k)) ||
+      (rc = walk(&k, s->transfers_due, check_due_entry)) ||
+      (rc = walk(&k, s->transfers, check_transfer_due)))
     goto done;
   /* the log runs to the head: nothing acknowledged is missing from it */
   if (k.expect != stats->head_revision + 1)
