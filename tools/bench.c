@@ -401,6 +401,106 @@ done:
   return rc;
 }
 
+/* Bytes a message takes on the wire (its payload). */
+static size_t packed(const ProtobufCMessage *m) { return protobuf_c_message_get_packed_size(m); }
+
+/*
+ * --sync-sizes: the scale run's sync figures. Times one Sync/Snapshot of
+ * each town (records and bytes; the largest town's is the one to watch)
+ * and one full district Sync/Pull from revision 0, looping while `more`.
+ */
+static int measure_sync(const char *server) {
+  sg_client *c = NULL;
+  sg_status st;
+  if (sg_client_connect(&c, server, 10000, &st) != 0) {
+    fprintf(stderr, "shegong-bench: connect: %s\n", st.message);
+    return 1;
+  }
+  Shegong__V1__ListUnitsRequest lr = SHEGONG__V1__LIST_UNITS_REQUEST__INIT;
+  lr.page_size = 1000;
+  ProtobufCMessage *resp = NULL;
+  if (sg_call(c, "Units/List", &lr.base, &resp, 30000, &st) != 0) {
+    fprintf(stderr, "shegong-bench: Units/List: %s\n", st.message);
+    sg_client_close(c);
+    return 1;
+  }
+  Shegong__V1__ListUnitsResponse *towns = (Shegong__V1__ListUnitsResponse *)resp;
+  double worst_ms = 0;
+  const char *worst = "";
+  size_t worst_records = 0, worst_bytes = 0;
+  int rc = 0;
+  for (size_t t = 0; t < towns->n_units && !rc; t++) {
+    Shegong__V1__SnapshotRequest sr = SHEGONG__V1__SNAPSHOT_REQUEST__INIT;
+    sr.town_code = towns->units[t]->code;
+    uint64_t t0 = sg_now_us();
+    uint32_t id;
+    size_t records = 0, bytes = 0;
+    if (sg_call_send(c, "Sync/Snapshot", &sr.base, 120000, &id, &st)) {
+      rc = 1;
+      break;
+    }
+    ProtobufCMessage *m;
+    int r;
+    while ((r = sg_stream_next(c, id, &m, 120000, &st)) == 0) {
+      Shegong__V1__SnapshotResponse *s = (Shegong__V1__SnapshotResponse *)m;
+      records += s->n_units + s->n_workers + s->n_assessments + s->n_visits + s->n_courses +
+                 s->n_attendance + s->n_level_changes + s->n_transfers + s->n_history;
+      bytes += packed(m);
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+    if (r < 0) {
+      fprintf(stderr, "shegong-bench: snapshot of %s: %s\n", sr.town_code, st.message);
+      rc = 1;
+      break;
+    }
+    double ms = (double)(sg_now_us() - t0) / 1000.0;
+    if (records > worst_records) {
+      worst_records = records;
+      worst_bytes = bytes;
+      worst_ms = ms;
+      worst = towns->units[t]->code;
+    }
+  }
+  if (!rc)
+    printf("largest town's snapshot: %s, %zu records, %.1f MiB, %.1f ms\n", worst, worst_records,
+           worst_bytes / 1048576.0, worst_ms);
+  /* the whole district's changelog, from the beginning */
+  uint64_t since = 0, t0 = sg_now_us();
+  size_t changes = 0, bytes = 0;
+  for (int more = 1; more && !rc;) {
+    Shegong__V1__PullRequest pr = SHEGONG__V1__PULL_REQUEST__INIT;
+    pr.since = since;
+    pr.limit = 10000;
+    uint32_t id;
+    if (sg_call_send(c, "Sync/Pull", &pr.base, 120000, &id, &st)) {
+      rc = 1;
+      break;
+    }
+    more = 0;
+    ProtobufCMessage *m;
+    int r;
+    while ((r = sg_stream_next(c, id, &m, 120000, &st)) == 0) {
+      Shegong__V1__PullResponse *p = (Shegong__V1__PullResponse *)m;
+      changes += p->n_changes;
+      bytes += packed(m);
+      if (p->n_changes) since = p->changes[p->n_changes - 1]->revision;
+      if (p->head_revision) more = p->more;
+      protobuf_c_message_free_unpacked(m, NULL);
+    }
+    if (r < 0) {
+      fprintf(stderr, "shegong-bench: pull: %s\n", st.message);
+      rc = 1;
+    }
+  }
+  double secs = (double)(sg_now_us() - t0) / 1e6;
+  if (!rc)
+    printf("full district pull: %zu changes, %.1f MiB, %.2f s (%.0f changes/s)\n", changes,
+           bytes / 1048576.0, secs, changes / (secs > 0 ? secs : 1));
+  protobuf_c_message_free_unpacked(resp, NULL);
+  sg_client_close(c);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   bench b;
   memset(&b, 0, sizeof b);
@@ -412,11 +512,14 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--json") == 0) { b.json = 1; continue; }
+    if (strcmp(a, "--sync-sizes") == 0) return measure_sync(b.server ? b.server : SG_DEFAULT_SERVER);
     if (strcmp(a, "--help") == 0 || !v) {
       fprintf(a[0] && strcmp(a, "--help") == 0 ? stdout : stderr,
               "usage: shegong-bench [--server ADDR] [--connections N] [--depth D] [--seconds S]\n"
               "                     [--mix get=80,list=10,create=10,update=0,pull=0,snapshot=0]\n"
-              "                     [--server-pid PID] [--json]\n");
+              "                     [--server-pid PID] [--json]\n"
+              "       shegong-bench [--server ADDR] --sync-sizes   (snapshots of every town, a full\n"
+              "                     district pull: the scale run's figures)\n");
       return strcmp(a, "--help") == 0 ? 0 : 2;
     }
     i++;

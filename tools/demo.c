@@ -22,6 +22,7 @@
 #include "shegong/v1/assessments.pb-c.h"
 #include "shegong/v1/policy.pb-c.h"
 #include "shegong/v1/training.pb-c.h"
+#include "shegong/v1/transfers.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 #include "timeutil.h"
@@ -348,6 +349,9 @@ typedef struct worker_plan {
 typedef struct demo {
   uint64_t seed;
   size_t workers_wanted;
+  int history_years;     /* years of assessments and training, ending WORLD_END_Y */
+  bool quarterly;        /* also the four 平时 results of each year */
+  unsigned exchanges;    /* 居村交流 transfers per town and year */
 
   unit_plan district;
   unit_plan *towns;
@@ -1210,7 +1214,8 @@ static const char demo_policy[] =
     "tier = 0 0 8\ntier = 60000 20 12\ntier = 100000 40 16\n"
     "[quota]\nname = 全国 18/万人\nunit_kind = district\nscope = whole\nper_10k_residents = 18\n";
 
-#define HISTORY_YEARS 3
+#define HISTORY_YEARS_DEFAULT 3
+#define HISTORY_YEARS_MAX 10
 
 /* A window of pipelined calls of any method; an error stops the load. */
 typedef struct hpipe {
@@ -1317,17 +1322,17 @@ static double score(rng *r, int lean) {
 /* Year-end results (with the year's visits), one Bulk call per unit and year. */
 static int load_assessments(demo *d, hpipe *p, size_t *recorded) {
   size_t n_units = d->n_towns + d->n_locals;
-  Shegong__V1__RecordAssessmentRequest *rows = calloc(d->n_workers + 1, sizeof *rows);
-  Shegong__V1__RecordAssessmentRequest **row_ptrs = calloc(d->n_workers + 1, sizeof *row_ptrs);
-  Shegong__V1__Assessment *as = calloc(d->n_workers + 1, sizeof *as);
-  char (*dates)[11] = calloc(d->n_workers + 1, sizeof *dates);
+  size_t per = d->quarterly ? 5 : 1;
+  Shegong__V1__RecordAssessmentRequest *rows = calloc(d->n_workers * per + 1, sizeof *rows);
+  Shegong__V1__RecordAssessmentRequest **row_ptrs = calloc(d->n_workers * per + 1, sizeof *row_ptrs);
+  Shegong__V1__Assessment *as = calloc(d->n_workers * per + 1, sizeof *as);
+  char (*dates)[11] = calloc(d->n_workers * per + 1, sizeof *dates);
   int rc = rows && row_ptrs && as && dates ? 0 : -1;
-  for (int year = WORLD_END_Y - HISTORY_YEARS + 1; rc == 0 && year <= WORLD_END_Y; year++) {
+  for (int year = WORLD_END_Y - d->history_years + 1; rc == 0 && year <= WORLD_END_Y; year++) {
     for (size_t u = 0; rc == 0 && u < n_units; u++) {
       const unit_plan *unit = u < d->n_towns ? &d->towns[u] : &d->locals[u - d->n_towns];
-      /* the rows of this unit; the previous call's rows must have been sent
-       * and answered before their memory is used again */
-      if ((rc = hpipe_drain(p))) break;
+      /* the rows of this unit (a request is packed when it is sent: the
+       * memory serves the next unit at once) */
       size_t n = 0;
       for (size_t i = 0; i < d->n_workers; i++) {
         worker_plan *w = &d->workers[i];
@@ -1356,6 +1361,31 @@ static int load_assessments(demo *d, hpipe *p, size_t *recorded) {
                                                                  : rng_range(&r, 200, 320));
         row_ptrs[n] = &rows[n];
         n++;
+        /* 平时: a result each quarter the worker served, assessed ten days after it */
+        for (int q = 1; d->quarterly && q <= 4; q++) {
+          long first = days_from_civil(year, 3 * q - 2, 1);
+          long last = days_from_civil(q == 4 ? year + 1 : year, q == 4 ? 1 : 3 * q + 1, 1) - 1;
+          if (w->hire_day > last || (w->leave_day && w->leave_day < first)) continue;
+          Shegong__V1__Assessment *qa = &as[n];
+          shegong__v1__assessment__init(qa);
+          qa->worker_id = w->id;
+          qa->kind = SHEGONG__V1__ASSESSMENT_KIND__REGULAR;
+          qa->year = (uint32_t)year;
+          qa->quarter = (uint32_t)q;
+          qa->superior_score = score(&r, w->merit);
+          qa->resident_score = score(&r, w->merit / 2);
+          qa->assessor = (char *)"社区考核小组";
+          long qon = last + 10;
+          if (w->leave_day && qon > w->leave_day) qon = w->leave_day;
+          if (qon < first) qon = first;
+          if (qon > days_from_civil(WORLD_END_Y, 12, 31)) qon = days_from_civil(WORLD_END_Y, 12, 31);
+          format_date(qon, dates[n]);
+          qa->assessed_on = dates[n];
+          shegong__v1__record_assessment_request__init(&rows[n]);
+          rows[n].assessment = qa;
+          row_ptrs[n] = &rows[n];
+          n++;
+        }
       }
       if (!n) continue;
       Shegong__V1__BulkAssessmentRequest req = SHEGONG__V1__BULK_ASSESSMENT_REQUEST__INIT;
@@ -1442,7 +1472,7 @@ static int load_training(sg_client *c, demo *d, hpipe *p, size_t *courses, size_
   uint64_t *ids = malloc((d->n_workers + 1) * sizeof *ids);
   if (!ids) return -1;
   int rc = 0;
-  for (int year = WORLD_END_Y - HISTORY_YEARS + 1; rc == 0 && year <= WORLD_END_Y; year++) {
+  for (int year = WORLD_END_Y - d->history_years + 1; rc == 0 && year <= WORLD_END_Y; year++) {
     char name[96];
     uint64_t course;
     snprintf(name, sizeof name, "%d年社区党组织书记轮训班", year);
@@ -1526,20 +1556,86 @@ static int load_promotions(sg_client *c, demo *d, hpipe *p, size_t *promoted, si
   return rc;
 }
 
+/*
+ * 居村交流: each year, `exchanges` workers of each town move between a
+ * community and a village of the town on June 1, proposed and approved
+ * through Transfers as a town would. After the results and training, which
+ * went to the unit each worker was planned in.
+ */
+static int load_exchanges(sg_client *c, demo *d, size_t *moved) {
+  if (!d->exchanges) return 0;
+  bool *done = calloc(d->n_workers + 1, sizeof *done);
+  if (!done) return -1;
+  int rc = 0;
+  for (int year = WORLD_END_Y - d->history_years + 1; rc == 0 && year <= WORLD_END_Y; year++) {
+    long june = days_from_civil(year, 6, 1);
+    char eff[11];
+    format_date(june, eff);
+    for (size_t t = 0; rc == 0 && t < d->n_towns; t++) {
+      const unit_plan *town = &d->towns[t];
+      unsigned made = 0;
+      rng r;
+      rng_init(&r, d->seed, STREAM_HISTORY, 7000000u + (uint64_t)year * 1000 + t);
+      size_t start = (size_t)rng_below(&r, d->n_workers ? d->n_workers : 1);
+      for (size_t k = 0; rc == 0 && k < d->n_workers && made < d->exchanges; k++) {
+        size_t i = (start + k) % d->n_workers;
+        worker_plan *w = &d->workers[i];
+        if (done[i] || !w->id || w->leaves || w->hire_day > june - 30 ||
+            w->category != SHEGONG__V1__CATEGORY__COMMUNITY_BASED ||
+            w->status != SHEGONG__V1__WORKER_STATUS__ACTIVE || w->unit->kind == SHEGONG__V1__UNIT_KIND__TOWN ||
+            d->towns + w->unit->parent != town)
+          continue;
+        /* the first unit of the other kind in the town */
+        const unit_plan *to = NULL;
+        for (size_t l = town->first_local; l < town->first_local + town->n_locals && !to; l++)
+          if (d->locals[l].kind != w->unit->kind) to = &d->locals[l];
+        if (!to) break;
+        Shegong__V1__Transfer tr = SHEGONG__V1__TRANSFER__INIT;
+        tr.kind = SHEGONG__V1__TRANSFER_KIND__EXCHANGE;
+        tr.worker_id = w->id;
+        tr.to_unit_code = (char *)to->code;
+        tr.effective_date = eff;
+        tr.reason = (char *)"居村交流: 到村 (社区) 任职";
+        Shegong__V1__ProposeTransferRequest pr = SHEGONG__V1__PROPOSE_TRANSFER_REQUEST__INIT;
+        pr.transfer = &tr;
+        ProtobufCMessage *resp = NULL;
+        char what[96];
+        snprintf(what, sizeof what, "proposing an exchange of worker %llu", (unsigned long long)w->id);
+        if ((rc = call_once(c, "Transfers/Propose", &pr.base, &resp, what))) break;
+        Shegong__V1__DecideTransferRequest ap = SHEGONG__V1__DECIDE_TRANSFER_REQUEST__INIT;
+        ap.id = ((Shegong__V1__Transfer *)resp)->id;
+        ap.expected_version = ((Shegong__V1__Transfer *)resp)->version;
+        ap.note = (char *)"同意";
+        protobuf_c_message_free_unpacked(resp, NULL);
+        resp = NULL;
+        if ((rc = call_once(c, "Transfers/Approve", &ap.base, &resp, what))) break;
+        protobuf_c_message_free_unpacked(resp, NULL);
+        done[i] = true;
+        made++;
+        (*moved)++;
+      }
+    }
+  }
+  free(done);
+  return rc;
+}
+
 static int load_history(sg_client *c, demo *d, bool quiet) {
   hpipe p;
   memset(&p, 0, sizeof p);
   p.client = c;
-  size_t assessed = 0, steps = 0, courses = 0, attended = 0, promoted = 0;
+  size_t assessed = 0, steps = 0, courses = 0, attended = 0, promoted = 0, moved = 0;
   uint64_t started = sg_now_ms();
   if (load_policy(c) || load_steps(d, &p, &steps) || load_assessments(d, &p, &assessed) ||
       load_training(c, d, &p, &courses, &attended) ||
-      load_promotions(c, d, &p, &promoted, &courses))
+      load_promotions(c, d, &p, &promoted, &courses) || load_exchanges(c, d, &moved))
     return -1;
+  if (!quiet && moved) printf("history: %zu 居村交流 transfers proposed, approved and applied\n", moved);
   if (!quiet)
-    printf("history %d-%d: %zu year-end results with visits, %zu level steps, %zu promotions, "
+    printf("history %d-%d: %zu results (year-end with visits%s), %zu level steps, %zu promotions, "
            "%zu courses, %zu attendances in %.1f s\n",
-           WORLD_END_Y - HISTORY_YEARS + 1, WORLD_END_Y, assessed, steps, promoted, courses, attended,
+           WORLD_END_Y - d->history_years + 1, WORLD_END_Y, assessed,
+           d->quarterly ? " and 平时 each quarter" : "", steps, promoted, courses, attended,
            (double)(sg_now_ms() - started) / 1000.0);
   return 0;
 }
@@ -1552,6 +1648,9 @@ typedef struct options {
   uint64_t seed;
   size_t towns;
   size_t workers;
+  int history_years;
+  bool quarterly;
+  unsigned exchanges;
   const char *token_file;
   bool quiet;
 } options;
@@ -1559,15 +1658,20 @@ typedef struct options {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: %s [--server HOST:PORT] [--seed N] [--towns N] [--workers N]\n"
+          "                    [--history-years N] [--quarterly] [--exchanges N]\n"
           "                    [--token-file F] [--quiet]\n"
           "Loads the demo district %s %s into a running shegongd.\n"
           "  --server HOST:PORT  server (default $SHEGONG_SERVER, else %s)\n"
           "  --seed N            the same seed gives the same district (default 1)\n"
           "  --towns N           towns to create, 1-%d (default 12)\n"
           "  --workers N         workers to create, 0-%u (default 3000)\n"
+          "  --history-years N   years of results, visits and training, 1-%d (default %d)\n"
+          "  --quarterly         also a 平时 result per worker and quarter\n"
+          "  --exchanges N       居村交流 transfers per town and year (default 0)\n"
           "  --token-file F      bearer token to send (default $SHEGONG_TOKEN_FILE)\n"
           "  --quiet             print nothing but errors\n",
-          PROG, DISTRICT_CODE, DISTRICT_NAME, SG_DEFAULT_SERVER, MAX_TOWNS, MAX_WORKERS);
+          PROG, DISTRICT_CODE, DISTRICT_NAME, SG_DEFAULT_SERVER, MAX_TOWNS, MAX_WORKERS,
+          HISTORY_YEARS_MAX, HISTORY_YEARS_DEFAULT);
 }
 
 static int parse_u64(const char *flag, const char *s, uint64_t min, uint64_t max, uint64_t *out) {
@@ -1594,6 +1698,9 @@ static int parse_args(int argc, char **argv, options *o) {
   o->workers = 3000;
   o->token_file = env_token && *env_token ? env_token : NULL;
   o->quiet = false;
+  o->history_years = HISTORY_YEARS_DEFAULT;
+  o->quarterly = false;
+  o->exchanges = 0;
 
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
@@ -1605,8 +1712,12 @@ static int parse_args(int argc, char **argv, options *o) {
       o->quiet = true;
       continue;
     }
+    if (strcmp(arg, "--quarterly") == 0) {
+      o->quarterly = true;
+      continue;
+    }
     static const char *const valued[] = {"--server", "--seed", "--towns", "--workers",
-                                         "--token-file"};
+                                         "--token-file", "--history-years", "--exchanges"};
     const char *value = NULL, *flag = NULL;
     for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !flag; k++) {
       size_t len = strlen(valued[k]);
@@ -1642,6 +1753,12 @@ static int parse_args(int argc, char **argv, options *o) {
     } else if (strcmp(flag, "--towns") == 0) {
       if (parse_u64(flag, value, 1, MAX_TOWNS, &v) != 0) return 2;
       o->towns = (size_t)v;
+    } else if (strcmp(flag, "--history-years") == 0) {
+      if (parse_u64(flag, value, 1, HISTORY_YEARS_MAX, &v) != 0) return 2;
+      o->history_years = (int)v;
+    } else if (strcmp(flag, "--exchanges") == 0) {
+      if (parse_u64(flag, value, 0, 1000, &v) != 0) return 2;
+      o->exchanges = (unsigned)v;
     } else {
       if (parse_u64(flag, value, 0, MAX_WORKERS, &v) != 0) return 2;
       o->workers = (size_t)v;
@@ -1712,6 +1829,9 @@ int main(int argc, char **argv) {
   memset(&d, 0, sizeof d);
   d.seed = o.seed;
   d.workers_wanted = o.workers;
+  d.history_years = o.history_years;
+  d.quarterly = o.quarterly;
+  d.exchanges = o.exchanges;
   int exit_code = 1;
   sg_client *c = NULL;
   if (plan_units(&d, o.towns) != 0 || plan_workers(&d) != 0) {
