@@ -33,7 +33,8 @@ int sg_dispatch_init(void) {
     for (const sg_method_impl *m = impl_lists[l]; m->path; m++) {
       const sg_method_info *info = sg_methods_find(m->path);
       if (!info || !m->handler ||
-          (m->kind != SG_METHOD_READ && m->kind != SG_METHOD_WRITE && m->kind != SG_METHOD_BLOCKING)) {
+          (m->kind != SG_METHOD_READ && m->kind != SG_METHOD_WRITE && m->kind != SG_METHOD_BLOCKING &&
+           m->kind != SG_METHOD_REPORT)) {
         sg_error("dispatch: handler %s has no method in the .proto services or is malformed",
                  m->path);
         err = SG_EINTERNAL;

@@ -72,6 +72,9 @@ typedef enum sg_method_kind {
   SG_METHOD_READ = 1,  /* loop thread, read transaction */
   SG_METHOD_WRITE = 2, /* writer thread, nested write transaction */
   SG_METHOD_BLOCKING = 3, /* a libuv pool thread, no transaction given: long reads (backup) */
+  /* a long read (a district-wide report): a libuv pool thread, in a read
+   * transaction of its own, so that the loop keeps answering meanwhile */
+  SG_METHOD_REPORT = 4,
 } sg_method_kind;
 
 /*

@@ -665,7 +665,17 @@ static void blocking_work(uv_work_t *w) {
                      .st = &job->st, .peer = job->peer, .method = job->entry->info->path,
                      .principal = job->has_principal ? &job->principal : NULL};
   sg_call_ctx_stamp(&ctx);
-  job->rc = job->entry->impl->handler(&ctx, NULL, job->req, &job->resp);
+  if (job->entry->impl->kind == SG_METHOD_REPORT) {
+    /* a report reads in a transaction of its own, off the loop */
+    MDB_txn *txn;
+    job->rc = sg_store_read_open(c->srv->store, &txn);
+    if (!job->rc) {
+      job->rc = job->entry->impl->handler(&ctx, txn, job->req, &job->resp);
+      sg_store_read_close(c->srv->store, txn);
+    }
+  } else {
+    job->rc = job->entry->impl->handler(&ctx, NULL, job->req, &job->resp);
+  }
   if (job->rc && job->st.code == 0) sg_status_set(&job->st, job->rc, NULL);
   sg_status_finish_violations(&job->st);
 }
@@ -674,8 +684,10 @@ static void blocking_done(uv_work_t *w, int status) {
   sg_job *job = w->data;
   if (status == UV_ECANCELED && job->rc == 0) job->rc = sg_status_set(&job->st, SG_ECANCELED, NULL);
   sg_conn *c = job->owner;
-  audit_event(c, job->has_principal ? &job->principal : NULL, job->entry->info->path, job->req,
-              &job->st, "admin");
+  /* a backup is an administrative act; a report is a read like any other */
+  if (job->entry->impl->kind == SG_METHOD_BLOCKING)
+    audit_event(c, job->has_principal ? &job->principal : NULL, job->entry->info->path, job->req,
+                &job->st, "admin");
   sg_server_job_done(job, NULL);
 }
 
@@ -783,7 +795,7 @@ static int on_frame(void *arg, sg_frame *f) {
   job->deadline_ms = sg_now_ms() + (f->timeout_ms ? f->timeout_ms : srv->limits.default_timeout_ms);
   snprintf(job->peer, sizeof job->peer, "%s", c->peer);
   c->refs++;
-  if (e->impl->kind == SG_METHOD_BLOCKING) {
+  if (e->impl->kind == SG_METHOD_BLOCKING || e->impl->kind == SG_METHOD_REPORT) {
     job->work.data = job;
     if (uv_queue_work(srv->loop, &job->work, blocking_work, blocking_done) != 0) {
       remove_call(c, job);

@@ -243,6 +243,21 @@ void sg_store_read_end(sg_store *s, MDB_txn *txn) {
   pthread_rwlock_unlock(&s->map_lock);
 }
 
+int sg_store_read_open(sg_store *s, MDB_txn **txn) {
+  pthread_rwlock_rdlock(&s->map_lock);
+  int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+  if (rc) {
+    pthread_rwlock_unlock(&s->map_lock);
+    return sg_store_err(rc, "begin read transaction");
+  }
+  return 0;
+}
+
+void sg_store_read_close(sg_store *s, MDB_txn *txn) {
+  mdb_txn_abort(txn);
+  pthread_rwlock_unlock(&s->map_lock);
+}
+
 void sg_store_set_map_max(sg_store *s, size_t max) { s->map_max = max; }
 
 int sg_store_grow(sg_store *s) {

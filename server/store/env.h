@@ -64,6 +64,14 @@ int sg_store_read_begin(sg_store *s, MDB_txn *txn);
 void sg_store_read_end(sg_store *s, MDB_txn *txn);
 
 /*
+ * A read transaction of its own for a thread other than the loop's (a
+ * report on a pool thread), under the map lock like the loop's; close it
+ * with sg_store_read_close.
+ */
+int sg_store_read_open(sg_store *s, MDB_txn **txn);
+void sg_store_read_close(sg_store *s, MDB_txn *txn);
+
+/*
  * Doubles the map (up to map_max) after MDB_MAP_FULL; the caller holds no
  * transaction. SG_EFULL when it is already at the maximum.
  */

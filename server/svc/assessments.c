@@ -854,10 +854,10 @@ static int assess_eligibility(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMes
 const sg_method_impl sg_svc_assessments[] = {
     {"/shegong.v1.Assessments/Amend", SG_METHOD_WRITE, assess_amend},
     {"/shegong.v1.Assessments/Bulk", SG_METHOD_WRITE, assess_bulk},
-    {"/shegong.v1.Assessments/Eligibility", SG_METHOD_READ, assess_eligibility},
+    {"/shegong.v1.Assessments/Eligibility", SG_METHOD_REPORT, assess_eligibility},
     {"/shegong.v1.Assessments/List", SG_METHOD_READ, assess_list},
     {"/shegong.v1.Assessments/Record", SG_METHOD_WRITE, assess_record},
     {"/shegong.v1.Assessments/SetVisits", SG_METHOD_WRITE, assess_set_visits},
-    {"/shegong.v1.Assessments/VisitsReport", SG_METHOD_READ, assess_visits_report},
+    {"/shegong.v1.Assessments/VisitsReport", SG_METHOD_REPORT, assess_visits_report},
     {NULL, 0, NULL},
 };

@@ -99,8 +99,9 @@ static void validate_quota(sg_call_ctx *ctx, const Shegong__V1__Policy *p, size_
   /* a rule per target: two for the same kind or unit would leave the answer to order */
   for (size_t j = 0; j < i; j++) {
     const Shegong__V1__QuotaRule *o = p->quotas[j];
-    if ((q->unit_kind && o->unit_kind == q->unit_kind && o->scope == q->scope) ||
-        (q->unit_code[0] && strcmp(o->unit_code, q->unit_code) == 0 && o->scope == q->scope))
+    int same_scope = sg_quota_scope(o) == sg_quota_scope(q);
+    if ((q->unit_kind && o->unit_kind == q->unit_kind && same_scope) ||
+        (q->unit_code[0] && strcmp(o->unit_code, q->unit_code) == 0 && same_scope))
       sg_status_violation(ctx->st, QF("name"), "rule %s is for the same units already", o->name);
   }
 #undef QF

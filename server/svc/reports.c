@@ -150,10 +150,7 @@ static const Shegong__V1__QuotaRule *rule_for(const Shegong__V1__Policy *p, cons
   const Shegong__V1__QuotaRule *by_kind = NULL;
   for (size_t i = 0; i < p->n_quotas; i++) {
     const Shegong__V1__QuotaRule *q = p->quotas[i];
-    int q_whole = q->scope == SHEGONG__V1__QUOTA_SCOPE__WHOLE ||
-                  (q->scope == SHEGONG__V1__QUOTA_SCOPE__QUOTA_SCOPE_UNSPECIFIED &&
-                   q->per_10k_residents && !q->n_household_steps && !q->n_roles &&
-                   !q->n_centre_tiers);
+    int q_whole = sg_quota_scope(q) == SHEGONG__V1__QUOTA_SCOPE__WHOLE;
     if (q_whole != whole) continue;
     if (q->unit_code[0] && strcmp(q->unit_code, u->code) == 0) return q;
     if (!q->unit_code[0] && (int)q->unit_kind == (int)u->kind && !by_kind) by_kind = q;
@@ -731,10 +728,10 @@ static int reports_hiring(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
 }
 
 const sg_method_impl sg_svc_reports[] = {
-    {"/shegong.v1.Reports/Certification", SG_METHOD_READ, reports_certification},
-    {"/shegong.v1.Reports/Hiring", SG_METHOD_READ, reports_hiring},
-    {"/shegong.v1.Reports/Staffing", SG_METHOD_READ, reports_staffing},
-    {"/shegong.v1.Reports/Structure", SG_METHOD_READ, reports_structure},
-    {"/shegong.v1.Reports/Turnover", SG_METHOD_READ, reports_turnover},
+    {"/shegong.v1.Reports/Certification", SG_METHOD_REPORT, reports_certification},
+    {"/shegong.v1.Reports/Hiring", SG_METHOD_REPORT, reports_hiring},
+    {"/shegong.v1.Reports/Staffing", SG_METHOD_REPORT, reports_staffing},
+    {"/shegong.v1.Reports/Structure", SG_METHOD_REPORT, reports_structure},
+    {"/shegong.v1.Reports/Turnover", SG_METHOD_REPORT, reports_turnover},
     {NULL, 0, NULL},
 };

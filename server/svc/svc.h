@@ -3,6 +3,7 @@
 #define SG_SVC_H
 
 #include "dispatch.h"
+#include "shegong/v1/policy.pb-c.h"
 #include "shegong/v1/sync.pb-c.h"
 #include "rules.h"
 #include "validate.h"
@@ -147,6 +148,17 @@ Shegong__V1__Worker *sg_worker_copy(sg_call_ctx *ctx, const Shegong__V1__Worker 
 
 /* True when an approved transfer is due on or before day today_days (days since 1970). */
 int sg_transfers_due(sg_store *s, MDB_txn *txn, uint64_t today_days);
+
+/*
+ * A quota rule's scope as it counts: the one given, else WHOLE for a rule
+ * that is only a per-population quota, else OWN_STAFF.
+ */
+static inline int sg_quota_scope(const Shegong__V1__QuotaRule *q) {
+  if (q->scope) return q->scope;
+  return q->per_10k_residents && !q->n_household_steps && !q->n_roles && !q->n_centre_tiers
+             ? SHEGONG__V1__QUOTA_SCOPE__WHOLE
+             : SHEGONG__V1__QUOTA_SCOPE__OWN_STAFF;
+}
 
 /* Copies a string into the call's arena; "" for NULL. */
 char *sg_dup(sg_call_ctx *ctx, const char *s);

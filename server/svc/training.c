@@ -547,7 +547,7 @@ static int training_compliance(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMe
 
 const sg_method_impl sg_svc_training[] = {
     {"/shegong.v1.Training/Attend", SG_METHOD_WRITE, training_attend},
-    {"/shegong.v1.Training/Compliance", SG_METHOD_READ, training_compliance},
+    {"/shegong.v1.Training/Compliance", SG_METHOD_REPORT, training_compliance},
     {"/shegong.v1.Training/CreateCourse", SG_METHOD_WRITE, training_create_course},
     {"/shegong.v1.Training/ListAttendance", SG_METHOD_READ, training_list_attendance},
     {"/shegong.v1.Training/ListCourses", SG_METHOD_READ, training_list_courses},

@@ -1444,7 +1444,7 @@ const sg_method_impl sg_svc_transfers[] = {
     {"/shegong.v1.Transfers/End", SG_METHOD_WRITE, transfers_end},
     {"/shegong.v1.Transfers/Get", SG_METHOD_READ, transfers_get},
     {"/shegong.v1.Transfers/List", SG_METHOD_READ, transfers_list},
-    {"/shegong.v1.Transfers/PlacementReport", SG_METHOD_READ, transfers_placement_report},
+    {"/shegong.v1.Transfers/PlacementReport", SG_METHOD_REPORT, transfers_placement_report},
     {"/shegong.v1.Transfers/Propose", SG_METHOD_WRITE, transfers_propose},
     {"/shegong.v1.Transfers/ProposeConversions", SG_METHOD_WRITE, transfers_propose_conversions},
     {"/shegong.v1.Transfers/Reject", SG_METHOD_WRITE, transfers_reject},
