@@ -26,6 +26,7 @@
 #include "shegong/v1/admin.pb-c.h"
 #include "shegong/v1/assessments.pb-c.h"
 #include "shegong/v1/policy.pb-c.h"
+#include "shegong/v1/reports.pb-c.h"
 #include "shegong/v1/training.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
@@ -508,6 +509,28 @@ static void assert_same_reports(fx *f, sg_replica *r, const char *town) {
   assert_same_answer(f, r, "Assessments/List", &l.base);
   Shegong__V1__GetPolicyRequest p = SHEGONG__V1__GET_POLICY_REQUEST__INIT;
   assert_same_answer(f, r, "Policies/Get", &p.base);
+  /* the district's reports, as the town sees them */
+  Shegong__V1__StaffingRequest sf = SHEGONG__V1__STAFFING_REQUEST__INIT;
+  sf.town_code = (char *)town;
+  assert_same_answer(f, r, "Reports/Staffing", &sf.base);
+  Shegong__V1__StructureRequest sr = SHEGONG__V1__STRUCTURE_REQUEST__INIT;
+  sr.town_code = (char *)town;
+  sr.as_of = "2025-12-31";
+  assert_same_answer(f, r, "Reports/Structure", &sr.base);
+  Shegong__V1__TurnoverRequest tr = SHEGONG__V1__TURNOVER_REQUEST__INIT;
+  tr.town_code = (char *)town;
+  tr.hired_from = 2008;
+  tr.hired_to = 2025;
+  tr.gone_by = "2025-12-31";
+  assert_same_answer(f, r, "Reports/Turnover", &tr.base);
+  Shegong__V1__CertificationRequest cr = SHEGONG__V1__CERTIFICATION_REQUEST__INIT;
+  cr.town_code = (char *)town;
+  assert_same_answer(f, r, "Reports/Certification", &cr.base);
+  Shegong__V1__HiringRequest hr = SHEGONG__V1__HIRING_REQUEST__INIT;
+  hr.town_code = (char *)town;
+  hr.from_year = 2016;
+  hr.to_year = 2025;
+  assert_same_answer(f, r, "Reports/Hiring", &hr.base);
 }
 
 static void test_records_and_reports_follow_to_the_replica(void **state) {
