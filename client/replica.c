@@ -542,14 +542,15 @@ static int pull_all(sg_replica *r, sg_client *c, Shegong__V1__SyncReport *rep, s
 static int fetch_arrivals(sg_replica *r, sg_client *c, sg_status *st) {
   static const char prefix[] = "replica:arrived:";
   for (;;) {
-    uint64_t ids[100];
+    /* one worker a call: a refusal (it moved on again) concerns that one alone */
+    uint64_t ids[1];
     size_t n = 0;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
     int rc = mdb_txn_begin(r->store->env, NULL, MDB_RDONLY, &txn);
     if (!rc) rc = mdb_cursor_open(txn, r->store->meta, &cur);
     MDB_val k = {sizeof prefix - 1, (void *)prefix}, v;
-    for (int mrc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && n < 100;
+    for (int mrc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 && n < 1;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
       if (k.mv_size != sizeof prefix - 1 + 16 || memcmp(k.mv_data, prefix, sizeof prefix - 1) != 0)
         break;

@@ -114,7 +114,7 @@ static int append_msg(sg_arena *a, void ***arr, size_t *n, size_t cap, void *m) 
  */
 static int quota_part(sg_policy_src *src, sg_arena *a, Shegong__V1__QuotaRule *q, size_t qi,
                       const char *key, const char *value, int line) {
-  char why[160], path[64];
+  char why[160] = "", path[64];
   double v[3];
   if (strcmp(key, "band") == 0) {
     if (parse_numbers(value, v, 2, 2, why, sizeof why, "band = MIN_HOUSEHOLDS WORKERS") < 0 ||

@@ -1917,8 +1917,19 @@ static void test_policy_validation(void **state) {
     free_msg(ok);
   }
 
-  /* the same kind with another scope is another rule; a unit's own rule beside its kind's */
+  /* `whole` is for an area: a town or the district, not a community */
   rule_init(&bad, "社区整体", K_COMMUNITY, NULL, SCOPE_WHOLE);
+  bad.q.per_10k_residents = 18;
+  {
+    policy_buf wb;
+    policy_fill(&wb, "崇川区 2025", rules, 2);
+    Shegong__V1__SetPolicyRequest wreq = SHEGONG__V1__SET_POLICY_REQUEST__INIT;
+    wreq.expected_version = v + 1;
+    wreq.policy = &wb.p;
+    call_violates(f->c, "Policies/Set", &wreq.base, "policy.quotas[1].scope");
+  }
+  /* another scope for the same kind is another rule; a unit's own rule beside its kind's */
+  rule_init(&bad, "街镇整体", K_TOWN, NULL, SCOPE_WHOLE);
   bad.q.per_10k_residents = 18;
   rule_init(&other, "桃园", 0, CC_A1, SCOPE_DEFAULT);
   rule_role(&other, G_LEAD, 1, 0);

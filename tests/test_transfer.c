@@ -1880,6 +1880,130 @@ static void test_replicas(void **state) {
   f->done = 1;
 }
 
+
+/* A 村两委 member joins: checked at proposal, registered when it takes effect. */
+static void test_committee_join(void **state) {
+  fx *f = FX(state);
+  sg_status st;
+  char idno[19];
+  make_idno(idno, DISTRICT, "19880505", 700);
+  worker_t cand = SHEGONG__V1__WORKER__INIT;
+  cand.name = (char *)"王村官";
+  cand.id_number = idno;
+  cand.education = SHEGONG__V1__EDUCATION__COLLEGE;
+  transfer_t t;
+  tr_fill(&t, SHEGONG__V1__TRANSFER_KIND__COMMITTEE_JOIN, 0, VILL_A1, TODAY, NULL);
+  t.candidate = &cand;
+  t.score = 88.5;
+  Shegong__V1__ProposeTransferRequest req = SHEGONG__V1__PROPOSE_TRANSFER_REQUEST__INIT;
+  req.transfer = &t;
+  /* a bad candidate is named as the candidate's field */
+  cand.id_number = (char *)"320602198805050011";
+  call_violates(f->c, "Transfers/Propose", &req.base, "transfer.candidate.id_number");
+  cand.id_number = idno;
+  t.score = 101;
+  call_violates(f->c, "Transfers/Propose", &req.base, "transfer.score");
+  t.score = 88.5;
+  t.worker_id = 1;
+  call_violates(f->c, "Transfers/Propose", &req.base, "transfer.worker_id");
+  t.worker_id = 0;
+  transfer_t *p = call_ok(f->c, "Transfers/Propose", &req.base);
+  uint64_t id = p->id;
+  assert_int_equal(p->created_worker_id, 0);
+  assert_string_equal(p->to_town_code, TOWN_A);
+  free_msg(p);
+  /* the town's copy can still be made with the join under way (it has no worker yet) */
+  char dir[PATH_MAX + 16];
+  snprintf(dir, sizeof dir, "%s/replica-join", f->srv.tmp);
+  if (sg_replica_open(&f->ra, dir, &st) || sg_replica_init(f->ra, f->c, f->srv.addr, TOWN_A, &st)) {
+    print_status("replica init with a join under way", &st);
+    fail();
+  }
+  transfer_t *a = approve(f->c, id, 1, SHEGONG__V1__PARTY__ORIGIN_TOWN);
+  expect_state(a, S_EFFECTIVE);
+  uint64_t wid = a->created_worker_id;
+  assert_true(wid > 0);
+  free_msg(a);
+  worker_t *w = expect_worker(f->c, wid, VILL_A1, TOWN_A, ST_ACTIVE);
+  assert_int_equal(w->role, R_GENERALIST);
+  assert_int_equal(w->source, SHEGONG__V1__SOURCE__VILLAGE_COMMITTEE);
+  assert_string_equal(w->hire_date, TODAY);
+  free_msg(w);
+  Shegong__V1__WorkerHistoryResponse *h = history(f->c, wid, NULL);
+  assert_int_equal(h->n_entries, 1);
+  assert_int_equal(h->entries[0]->transfer_id, id);
+  free_msg(h);
+  /* the same person again: the ID number is taken */
+  propose_fails(f->c, &t, SHEGONG__V1__CODE__ALREADY_EXISTS, &st);
+  f->done = 1;
+}
+
+/* A transfer dated in the past, applied after a later change, keeps the history in order. */
+static void test_backdated_history(void **state) {
+  fx *f = FX(state);
+  uint64_t w = worker_plain(f, "许媛", COMM_A1);
+  char ten_ago[11];
+  today_plus(ten_ago, -10);
+  transfer_t t;
+  tr_fill(&t, K_EXCHANGE, w, VILL_A1, ten_ago, NULL);
+  transfer_t *p = propose(f->c, &t);
+  uint64_t id = p->id;
+  free_msg(p);
+  /* a change today, before the approval */
+  worker_t *cur = worker_get(f->c, w);
+  worker_t upd = SHEGONG__V1__WORKER__INIT;
+  upd.phone = (char *)"13912345678";
+  upd.role = SHEGONG__V1__ROLE__NEIGHBOURHOOD;
+  char *mask[] = {"phone", "role"};
+  Shegong__V1__UpdateWorkerRequest u = SHEGONG__V1__UPDATE_WORKER_REQUEST__INIT;
+  u.id = w;
+  u.expected_version = cur->version;
+  u.worker = &upd;
+  u.n_update_mask = 2;
+  u.update_mask = mask;
+  free_msg(call_ok(f->c, "Workers/Update", &u.base));
+  free_msg(cur);
+  /* the role changed: the transfer no longer starts where the worker is */
+  transfer_t *a = approve(f->c, id, 1, SHEGONG__V1__PARTY__ORIGIN_TOWN);
+  expect_state(a, S_FAILED);
+  free_msg(a);
+  /* again, with only the phone changed today: it applies, and today's entry is the last */
+  uint64_t w2 = worker_plain(f, "陈彬", COMM_A1);
+  tr_fill(&t, K_EXCHANGE, w2, VILL_A1, ten_ago, NULL);
+  p = propose(f->c, &t);
+  id = p->id;
+  free_msg(p);
+  cur = worker_get(f->c, w2);
+  u.id = w2;
+  u.expected_version = cur->version;
+  upd.role = cur->role;
+  free_msg(call_ok(f->c, "Workers/Update", &u.base));
+  free_msg(cur);
+  a = approve(f->c, id, 1, SHEGONG__V1__PARTY__ORIGIN_TOWN);
+  expect_state(a, S_EFFECTIVE);
+  free_msg(a);
+  Shegong__V1__WorkerHistoryResponse *h = history(f->c, w2, TODAY);
+  assert_int_equal(h->n_entries, 1);
+  if (strcmp(h->entries[0]->unit_code, VILL_A1) != 0) print_history(h);
+  assert_string_equal(h->entries[0]->unit_code, VILL_A1);
+  free_msg(h);
+  f->done = 1;
+}
+
+/* Town-centre staff go down on a placement, not a rotation. */
+static void test_rotation_of_centre_staff(void **state) {
+  fx *f = FX(state);
+  sg_status st;
+  uint64_t w = worker_new(f, "叶晓", TOWN_A, R_GENERALIST, CAT_TOWN_CENTRE, OLD_HIRE);
+  char end[11];
+  today_plus(end, 90);
+  transfer_t t;
+  tr_fill(&t, K_ROTATION, w, VILL_A1, TODAY, end);
+  propose_fails(f->c, &t, C_PRECOND, &st);
+  assert_non_null(strstr(st.message, "placement"));
+  f->done = 1;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_exchange, setup, teardown),
@@ -1891,6 +2015,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_role_change, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reject_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_replicas, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_committee_join, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backdated_history, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rotation_of_centre_staff, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

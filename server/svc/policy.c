@@ -94,6 +94,10 @@ static void validate_quota(sg_call_ctx *ctx, const Shegong__V1__Policy *p, size_
     if (!isfinite(t->min_area_km2) || t->min_area_km2 < 0 || t->workers > SG_QUOTA_WORKERS_MAX)
       sg_status_violation(ctx->st, f, "area at least 0, workers at most %d", SG_QUOTA_WORKERS_MAX);
   }
+  if (sg_quota_scope(q) == SHEGONG__V1__QUOTA_SCOPE__WHOLE &&
+      (q->unit_kind == SHEGONG__V1__UNIT_KIND__COMMUNITY ||
+       q->unit_kind == SHEGONG__V1__UNIT_KIND__VILLAGE || strlen(q->unit_code) == 12))
+    sg_status_violation(ctx->st, QF("scope"), "`whole` is for a town or the district");
   if (q->n_centre_tiers && q->unit_kind && q->unit_kind != SHEGONG__V1__UNIT_KIND__TOWN)
     sg_status_violation(ctx->st, QF("unit_kind"), "centre tiers are for towns");
   /* a rule per target: two for the same kind or unit would leave the answer to order */

@@ -239,6 +239,9 @@ uint32_t sg_quota_compute(const Shegong__V1__QuotaRule *q, const Shegong__V1__Un
   return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 }
 
+/* A sum into a row's 32-bit fields: units' figures are bounded, but say so. */
+static uint32_t clamp32(uint64_t v) { return v > INT32_MAX ? INT32_MAX : (uint32_t)v; }
+
 typedef struct staffing_ctx {
   sg_call_ctx *ctx;
   MDB_txn *txn;
@@ -261,8 +264,8 @@ static Shegong__V1__StaffingRow *add_row(staffing_ctx *s, const sg_unit *u, cons
 }
 
 /* A unit's own staff against its rule; adds to *sum. */
-static int staffing_unit(staffing_ctx *s, const sg_unit *u, uint32_t *quota_sum,
-                         uint32_t *actual_sum) {
+static int staffing_unit(staffing_ctx *s, const sg_unit *u, uint64_t *quota_sum,
+                         uint64_t *actual_sum) {
   sg_call_ctx *ctx = s->ctx;
   staff st;
   int rc = count_staff(ctx, s->txn, &s->scratch, ctx->store->workers_by_unit, u->id, &st);
@@ -285,7 +288,7 @@ static int staffing_unit(staffing_ctx *s, const sg_unit *u, uint32_t *quota_sum,
   if (rc) return rc;
   uint32_t want[G_N];
   char detail[256];
-  row->quota = sg_quota_compute(q, u, grids, want, detail, sizeof detail);
+  row->quota = clamp32(sg_quota_compute(q, u, grids, want, detail, sizeof detail));
   row->gap = (int32_t)row->quota - (int32_t)row->actual;
   row->rule = q->name;
   row->detail = sg_dup(ctx, detail);
@@ -323,7 +326,7 @@ static int staffing_whole(staffing_ctx *s, const sg_unit *u, MDB_dbi index, uint
   Shegong__V1__StaffingRow *row = add_row(s, u, level);
   if (!row) return SG_ENOMEM;
   char detail[256];
-  row->quota = sg_quota_compute(q, u, 0, NULL, detail, sizeof detail);
+  row->quota = clamp32(sg_quota_compute(q, u, 0, NULL, detail, sizeof detail));
   row->actual = st.total;
   row->gap = (int32_t)row->quota - (int32_t)row->actual;
   row->rule = q->name;
@@ -333,9 +336,9 @@ static int staffing_whole(staffing_ctx *s, const sg_unit *u, MDB_dbi index, uint
 
 /* A town: its centre, its communities and villages, the roll-up, the whole. */
 static int staffing_town(staffing_ctx *s, const sg_unit *town, const char *only_unit,
-                         uint32_t *quota_sum, uint32_t *actual_sum) {
+                         uint64_t *quota_sum, uint64_t *actual_sum) {
   sg_call_ctx *ctx = s->ctx;
-  uint32_t q = 0, a = 0;
+  uint64_t q = 0, a = 0;
   int rc;
   if (!only_unit || strcmp(only_unit, town->code) == 0)
     if ((rc = staffing_unit(s, town, &q, &a))) return rc;
@@ -347,9 +350,9 @@ static int staffing_town(staffing_ctx *s, const sg_unit *town, const char *only_
   if (only_unit) return 0;
   Shegong__V1__StaffingRow *row = add_row(s, town, "town");
   if (!row) return SG_ENOMEM;
-  row->quota = q;
-  row->actual = a;
-  row->gap = (int32_t)q - (int32_t)a;
+  row->quota = clamp32(q);
+  row->actual = clamp32(a);
+  row->gap = (int32_t)row->quota - (int32_t)row->actual;
   row->detail = sg_arena_printf(ctx->arena, "the town centre and %zu communities and villages", k.n);
   *quota_sum += q;
   *actual_sum += a;
@@ -399,9 +402,18 @@ static int reports_staffing(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
   s.r->policy = sg_arena_printf(ctx->arena, "%s (version %llu)", pol->name,
                                 (unsigned long long)pol->version);
   sg_arena_init(&s.scratch, ctx->limits->max_call_memory);
-  uint32_t q = 0, a = 0;
+  uint64_t q = 0, a = 0;
   const char *code = req->unit_code[0] ? req->unit_code : req->town_code;
   if (!code[0] && ctx->principal && ctx->principal->town_id) code = ctx->principal->town_code;
+  sg_unit *named = NULL;
+  if (code[0] && sg_units_get_by_code(ctx->store, txn, code, &ctx->arena->allocator, &named) == 0) {
+    if (named->kind == SHEGONG__V1__UNIT_KIND__GRID) {
+      sg_arena_destroy(&s.scratch);
+      sg_status_violation(ctx->st, "unit_code", "%s is a grid: quotas are for units", code);
+      return SG_EINVAL;
+    }
+    if (named->kind == SHEGONG__V1__UNIT_KIND__DISTRICT) code = ""; /* the district's report */
+  }
   if (code[0]) {
     /* one town, or one unit of it */
     sg_unit *u, *town;
@@ -430,9 +442,9 @@ static int reports_staffing(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
       Shegong__V1__StaffingRow *row = rc ? NULL : add_row(&s, d, "district");
       if (!rc && !row) rc = SG_ENOMEM;
       if (!rc) {
-        row->quota = q;
-        row->actual = a;
-        row->gap = (int32_t)q - (int32_t)a;
+        row->quota = clamp32(q);
+        row->actual = clamp32(a);
+        row->gap = (int32_t)row->quota - (int32_t)row->actual;
         row->detail = sg_arena_printf(ctx->arena, "%zu towns", k.n);
         rc = staffing_whole(&s, d, 0, 0, "district (whole)");
       }
@@ -604,6 +616,7 @@ static int struct_worker(void *arg, sg_worker *w, sg_arena *scratch) {
       sg_validate_date(w->birth_date, &birth, NULL, 0))
     return 0;
   int age = sg_date_years_between(&birth, &s->as_of);
+  if (age < 0) return 0; /* as_of before the worker was born: not in that picture */
   s->workers++;
   s->age_sum += (uint64_t)age;
   tally_add(&s->t[D_AGE], age_band(age), age);

@@ -304,9 +304,11 @@ static int snap_incoming_visit(void *arg, uint64_t key) {
   sg_worker *w;
   int rc = sg_rec_get(s->ctx->store, s->txn, SG_REC_TRANSFER, key, &s->batch_arena->allocator,
                       (ProtobufCMessage **)&t);
-  if (!rc) rc = sg_workers_get(s->ctx->store, s->txn, t->worker_id, &s->batch_arena->allocator, &w);
+  /* a 村两委 member's join has no worker (yet): it is the town's own */
+  if (!rc && t->worker_id)
+    rc = sg_workers_get(s->ctx->store, s->txn, t->worker_id, &s->batch_arena->allocator, &w);
   if (rc) return s->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
-  int theirs = strcmp(w->town_code, kc->town_code) != 0;
+  int theirs = !t->worker_id || strcmp(w->town_code, kc->town_code) != 0;
   sg_arena_rewind(s->batch_arena, m);
   return theirs ? snap_record(s, SG_REC_TRANSFER, key) : 0;
 }

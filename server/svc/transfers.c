@@ -80,10 +80,11 @@ static int may_see(const sg_call_ctx *ctx, const transfer *t) {
 }
 
 static int refuse_scope(sg_call_ctx *ctx, const transfer *t) {
-  return sg_status_set(ctx->st, SG_EPERM, "token %llu may touch only town %s; transfer %llu is "
-                       "from %s to %s",
+  /* which towns it concerns is not the stranger's business either */
+  return sg_status_set(ctx->st, SG_EPERM, "token %llu may touch only town %s; transfer %llu does "
+                       "not concern it",
                        (unsigned long long)ctx->principal->token_id, ctx->principal->town_code,
-                       (unsigned long long)t->id, t->from_town_code, t->to_town_code);
+                       (unsigned long long)t->id);
 }
 
 /* Appends an event to t (arena memory). */
@@ -270,13 +271,17 @@ static int check_proposal(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix, tr
   t->state = SHEGONG__V1__TRANSFER_STATE__PROPOSED;
 
   int dates_ok = 1;
+  int hired = sg_validate_date(w->hire_date, &hire, NULL, 0) == 0;
+  /* a refusal about the worker's state waits until the fields have been checked */
+  char pre[SG_STATUS_MSG_MAX] = "";
+#define PRECOND(...) (pre[0] ? 0 : snprintf(pre, sizeof pre, __VA_ARGS__))
   if (!t->effective_date[0]) {
     sg_status_violation(ctx->st, FLD("effective_date"), "required");
     dates_ok = 0;
   } else if (sg_validate_date(t->effective_date, &eff, why, sizeof why)) {
     sg_status_violation(ctx->st, FLD("effective_date"), "%s", why);
     dates_ok = 0;
-  } else if (sg_validate_date(w->hire_date, &hire, NULL, 0) == 0 && sg_date_cmp(&eff, &hire) < 0) {
+  } else if (hired && sg_date_cmp(&eff, &hire) < 0) {
     sg_status_violation(ctx->st, FLD("effective_date"), "before the hire date %s", w->hire_date);
     dates_ok = 0;
   } else if (sg_date_days(&eff) - sg_date_days(&today) > SG_AHEAD_DAYS) {
@@ -378,8 +383,10 @@ static int check_proposal(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix, tr
     if (to->kind != SHEGONG__V1__UNIT_KIND__VILLAGE)
       sg_status_violation(ctx->st, FLD("to_unit_code"), "a rotation (轮岗) is to a village");
     if (w->status != SHEGONG__V1__WORKER_STATUS__ACTIVE)
-      return sg_status_set(ctx->st, SG_EPRECOND, "worker %llu is not at work in its own unit now",
-                           (unsigned long long)w->id);
+      PRECOND("worker %llu is not at work in its own unit now", (unsigned long long)w->id);
+    else if (w->category == SHEGONG__V1__CATEGORY__TOWN_CENTRE)
+      PRECOND("worker %llu is town-centre staff: a first-year placement sends them down, not a "
+              "rotation", (unsigned long long)w->id);
     break;
   case SHEGONG__V1__TRANSFER_KIND__CROSS_TOWN:
     if (!crosses)
@@ -388,9 +395,7 @@ static int check_proposal(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix, tr
     break;
   case SHEGONG__V1__TRANSFER_KIND__CONVERSION:
     if (w->role != SHEGONG__V1__ROLE__FULL_TIME_GRID)
-      return sg_status_set(ctx->st, SG_EPRECOND,
-                           "worker %llu is not a 专职网格员 (full-time grid worker)",
-                           (unsigned long long)w->id);
+      PRECOND("worker %llu is not a 专职网格员 (full-time grid worker)", (unsigned long long)w->id);
     if (!t->to_role) t->to_role = SHEGONG__V1__ROLE__GRID_WORKER;
     if (t->to_role != SHEGONG__V1__ROLE__GRID_WORKER && t->to_role != SHEGONG__V1__ROLE__GENERALIST &&
         t->to_role != SHEGONG__V1__ROLE__NEIGHBOURHOOD)
@@ -399,13 +404,11 @@ static int check_proposal(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix, tr
     break;
   case SHEGONG__V1__TRANSFER_KIND__FIRST_YEAR_PLACEMENT: {
     if (w->category != SHEGONG__V1__CATEGORY__TOWN_CENTRE || w->status != SHEGONG__V1__WORKER_STATUS__ACTIVE)
-      return sg_status_set(ctx->st, SG_EPRECOND,
-                           "worker %llu is not a town-centre worker at work in the town centre",
-                           (unsigned long long)w->id);
-    if (sg_date_days(&today) - sg_date_days(&hire) > 366)
-      return sg_status_set(ctx->st, SG_EPRECOND,
-                           "worker %llu was hired on %s: the first year is over",
-                           (unsigned long long)w->id, w->hire_date);
+      PRECOND("worker %llu is not a town-centre worker at work in the town centre",
+              (unsigned long long)w->id);
+    else if (!hired || sg_date_days(&today) - sg_date_days(&hire) > 366)
+      PRECOND("worker %llu was hired on %s: the first year is over", (unsigned long long)w->id,
+              w->hire_date);
     if (!is_local(to) || crosses)
       sg_status_violation(ctx->st, FLD("to_unit_code"),
                           "a placement is in a community or village of the worker's town");
@@ -433,6 +436,8 @@ static int check_proposal(sg_call_ctx *ctx, MDB_txn *txn, const char *prefix, tr
                         (int)t->kind);
   }
   if (ctx->st->n_violations) return SG_EINVAL;
+  if (pre[0]) return sg_status_set(ctx->st, SG_EPRECOND, "%s", pre);
+#undef PRECOND
   /* one request at a time, and none while away on rotation or placement */
   open_find o;
   if ((rc = worker_transfers(ctx, txn, w->id, &o))) return rc;
@@ -560,6 +565,9 @@ static int propose_committee(sg_call_ctx *ctx, MDB_txn *txn, transfer *t) {
   t->version = 0;
   t->applied_on = t->ended_on = sg_dup(ctx, "");
   t->created_worker_id = 0;
+  t->from_role = SHEGONG__V1__ROLE__ROLE_UNSPECIFIED;
+  t->converted = 0;
+  t->batch_id = 0;
   return 0;
 }
 
@@ -784,6 +792,13 @@ static int transfers_approve(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMess
     sg_status_violation(ctx->st, "party", "%s does not approve this transfer", party_name(party));
     return SG_EINVAL;
   }
+  /* who may speak for the party first: a town has no say over another's turn */
+  if (!may_act_for(ctx, t, party))
+    return sg_status_set(ctx->st, SG_EPERM, "token %llu cannot approve for %s (%s)",
+                         (unsigned long long)ctx->principal->token_id, party_name(party),
+                         party == SHEGONG__V1__PARTY__ORIGIN_TOWN       ? t->from_town_code
+                         : party == SHEGONG__V1__PARTY__DESTINATION_TOWN ? t->to_town_code
+                                                                         : "the district");
   if (has_party(t->approved, t->n_approved, party))
     return sg_status_set(ctx->st, SG_EPRECOND, "transfer %llu was approved by %s already",
                          (unsigned long long)t->id, party_name(party));
@@ -791,12 +806,6 @@ static int transfers_approve(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMess
     return sg_status_set(ctx->st, SG_EPRECOND,
                          "approving out of order: transfer %llu waits for %s first",
                          (unsigned long long)t->id, party_name(next));
-  if (!may_act_for(ctx, t, party))
-    return sg_status_set(ctx->st, SG_EPERM, "token %llu cannot approve for %s (%s)",
-                         (unsigned long long)ctx->principal->token_id, party_name(party),
-                         party == SHEGONG__V1__PARTY__ORIGIN_TOWN       ? t->from_town_code
-                         : party == SHEGONG__V1__PARTY__DESTINATION_TOWN ? t->to_town_code
-                                                                         : "the district");
   Shegong__V1__Party *ap = sg_arena_alloc(ctx->arena, (t->n_approved + 1) * sizeof *ap);
   if (!ap) return SG_ENOMEM;
   if (t->n_approved) memcpy(ap, t->approved, t->n_approved * sizeof *ap);
@@ -1047,7 +1056,22 @@ static int transfers_apply(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessag
       continue;
     sg_status why;
     int failed;
-    if ((rc = apply_one(ctx, txn, t, &why, &failed))) return rc;
+    rc = apply_one(ctx, txn, t, &why, &failed);
+    if (rc == SG_EDATALOSS || rc == SG_EINTERNAL) {
+      /* one damaged record must not hold up every due transfer after it:
+       * this one fails, with the reason, and the rest go on */
+      sg_error("transfer %llu cannot take effect: %s", (unsigned long long)t->id, sg_strerror(rc));
+      sg_status_clear(&why);
+      sg_status_set(&why, SG_EPRECOND, "cannot take effect: %s (see the server log)",
+                    sg_strerror(rc));
+      t->state = SHEGONG__V1__TRANSFER_STATE__FAILED;
+      failed = 1;
+      if ((rc = due_del(ctx, txn, t)) || (rc = add_event(ctx, t, t->state, 0, why.message)) ||
+          (rc = save(ctx, txn, t, 0)))
+        return rc;
+    } else if (rc) {
+      return rc;
+    }
     Shegong__V1__ApplyResult *res = sg_arena_alloc(ctx->arena, sizeof *res);
     if (!res) return SG_ENOMEM;
     shegong__v1__apply_result__init(res);

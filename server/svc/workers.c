@@ -219,9 +219,38 @@ static int put_conflict(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
                        (unsigned long long)other);
 }
 
+typedef struct latest_entry {
+  sg_call_ctx *ctx;
+  MDB_txn *txn;
+  char date[11];
+  int err;
+} latest_entry;
+
+static int note_latest_entry(void *arg, uint64_t id) {
+  latest_entry *l = arg;
+  sg_arena_mark m = sg_arena_get_mark(l->ctx->arena);
+  Shegong__V1__WorkerHistoryEntry *e;
+  int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_HISTORY, id, &l->ctx->arena->allocator,
+                      (ProtobufCMessage **)&e);
+  if (rc) return l->err = rc;
+  if (strcmp(e->effective_date, l->date) > 0) snprintf(l->date, sizeof l->date, "%s", e->effective_date);
+  sg_arena_rewind(l->ctx->arena, m);
+  return 0;
+}
+
 int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64_t town,
                              const char *date, const char *cause, uint64_t transfer_id) {
   if (ctx->replica) return 0; /* the server's entry comes with the next pull */
+  /*
+   * An entry is the record as it stands once written: dated before a later
+   * entry (a back-dated transfer applied after another change), it would
+   * claim an older state over a newer one. The history stays in order: it
+   * takes the date of the latest entry instead.
+   */
+  latest_entry le = {ctx, txn, "", 0};
+  int src = sg_rec_scan_worker(ctx->store, txn, SG_REC_HISTORY, w->id, note_latest_entry, &le);
+  if (le.err || src) return le.err ? le.err : src;
+  if (strcmp(date, le.date) < 0) date = sg_dup(ctx, le.date);
   Shegong__V1__WorkerHistoryEntry *h = sg_arena_alloc(ctx->arena, sizeof *h);
   if (!h) return SG_ENOMEM;
   shegong__v1__worker_history_entry__init(h);
