@@ -57,6 +57,12 @@ typedef struct sg_call_ctx {
   int (*emit)(struct sg_call_ctx *ctx, const ProtobufCMessage *msg);
   void *emit_data;
   /*
+   * Set where the stream's messages are sent unmasked (the caller may see
+   * personal data): stored changes may then go out as their stored bytes.
+   * Unset (the default), everything is decoded, so that masking sees it.
+   */
+  int raw_ok;
+  /*
    * Streaming methods on the network only (NULL elsewhere): keeps the call
    * open after the handler returns, as a watch of the changes of town_id
    * (all: every change) after revision `position`. The handler then returns

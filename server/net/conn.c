@@ -506,7 +506,7 @@ static void notify_watches(sg_server *srv, int heartbeat) {
       stream_target target = {c, w->call_id, w->mask ? &srv->read_arena : NULL};
       sg_call_ctx ctx = {.store = srv->store, .limits = &srv->limits, .arena = &srv->read_arena,
                          .st = &st, .peer = c->peer, .method = w->method, .emit = emit_frame,
-                         .emit_data = &target};
+                         .emit_data = &target, .raw_ok = !w->mask};
       sg_call_ctx_stamp(&ctx);
       uint64_t through;
       int more;
@@ -599,6 +599,7 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
     ctx.emit = emit_frame;
     ctx.emit_data = &target;
     ctx.keep_open = keep_open;
+    ctx.raw_ok = !mask;
   }
   sg_call_ctx_stamp(&ctx);
   ProtobufCMessage *resp = NULL;

@@ -58,10 +58,41 @@ typedef struct pull_ctx {
   uint32_t limit;
   uint32_t sent;
   Shegong__V1__PullResponse *batch;
+  /*
+   * For a caller who sees personal data (nothing to mask) the stored changes
+   * go out as stored, pointing into the map while the transaction lasts:
+   * PullResponse's wire bytes without decoding and encoding each change.
+   */
+  Shegong__V1__PullResponseRaw *raw;
   uint64_t last;
   int more;
   int err;
 } pull_ctx;
+
+static Shegong__V1__PullResponseRaw *new_raw_batch(sg_arena *a) {
+  Shegong__V1__PullResponseRaw *r = sg_arena_alloc(a, sizeof *r);
+  if (!r) return NULL;
+  shegong__v1__pull_response_raw__init(r);
+  r->changes = sg_arena_alloc(a, SG_STREAM_BATCH * sizeof *r->changes);
+  return r->changes ? r : NULL;
+}
+
+static int pull_one_raw(pull_ctx *p, uint64_t revision) {
+  if (p->raw->n_changes == SG_STREAM_BATCH) {
+    if ((p->err = p->ctx->emit(p->ctx, &p->raw->base))) return 1;
+    sg_arena_reset(p->batch_arena);
+    if (!(p->raw = new_raw_batch(p->batch_arena))) return p->err = SG_ENOMEM;
+  }
+  uint8_t kb[8];
+  sg_key_u64(kb, revision);
+  MDB_val k = {8, kb}, v;
+  int rc = mdb_get(p->txn, p->ctx->store->changes, &k, &v);
+  if (rc) return p->err = (rc == MDB_NOTFOUND ? SG_EDATALOSS : sg_store_err(rc, "read change"));
+  p->raw->changes[p->raw->n_changes++] = (ProtobufCBinaryData){v.mv_size, v.mv_data};
+  p->sent++;
+  p->last = revision;
+  return 0;
+}
 
 static Shegong__V1__PullResponse *new_pull_batch(sg_arena *a) {
   Shegong__V1__PullResponse *r = sg_arena_alloc(a, sizeof *r);
@@ -77,6 +108,7 @@ static int pull_one(void *arg, uint64_t revision) {
     p->more = 1;
     return 1;
   }
+  if (p->raw) return pull_one_raw(p, revision);
   if (p->batch->n_changes == SG_STREAM_BATCH) {
     if ((p->err = p->ctx->emit(p->ctx, &p->batch->base))) return 1;
     sg_arena_reset(p->batch_arena);
@@ -98,19 +130,28 @@ int sg_sync_emit_changes(sg_call_ctx *ctx, MDB_txn *txn, uint64_t town_id, int a
   sg_arena_init(&batch_arena, ctx->limits->max_call_memory);
   pull_ctx p = {.ctx = ctx, .txn = txn, .batch_arena = &batch_arena, .limit = limit};
   int rc;
-  if (!(p.batch = new_pull_batch(&batch_arena))) {
+  int raw = ctx->raw_ok;
+  if (raw ? !(p.raw = new_raw_batch(&batch_arena)) : !(p.batch = new_pull_batch(&batch_arena))) {
     rc = SG_ENOMEM;
     goto done;
   }
   rc = sg_changes_scan(ctx->store, txn, town_id, all, since, pull_one, &p);
   if (rc || (rc = p.err)) goto done;
   /* the last message says where the pull got to */
-  p.batch->head_revision = head;
-  p.batch->more = p.more;
-  p.batch->through_revision = p.more ? p.last : head;
-  *through = p.batch->through_revision;
+  uint64_t through_rev = p.more ? p.last : head;
+  *through = through_rev;
   *more = p.more;
-  if (!(quiet_if_none && p.sent == 0)) rc = ctx->emit(ctx, &p.batch->base);
+  if (raw) {
+    p.raw->head_revision = head;
+    p.raw->more = p.more;
+    p.raw->through_revision = through_rev;
+    if (!(quiet_if_none && p.sent == 0)) rc = ctx->emit(ctx, &p.raw->base);
+  } else {
+    p.batch->head_revision = head;
+    p.batch->more = p.more;
+    p.batch->through_revision = through_rev;
+    if (!(quiet_if_none && p.sent == 0)) rc = ctx->emit(ctx, &p.batch->base);
+  }
 done:
   sg_arena_destroy(&batch_arena);
   return rc;
@@ -179,19 +220,21 @@ typedef struct snap_ctx {
   sg_call_ctx *ctx;
   MDB_txn *txn;
   sg_arena *batch_arena; /* reset after each message is sent */
-  Shegong__V1__SnapshotResponse *batch;
+  /* written as SnapshotResponse's wire bytes; stored records go as they are
+   * stored, pointing into the map, valid while the transaction is */
+  Shegong__V1__SnapshotResponseRaw *batch;
   int err;
 } snap_ctx;
 
-static Shegong__V1__SnapshotResponse *new_snap_batch(sg_arena *a) {
-  Shegong__V1__SnapshotResponse *r = sg_arena_alloc(a, sizeof *r);
+static Shegong__V1__SnapshotResponseRaw *new_snap_batch(sg_arena *a) {
+  Shegong__V1__SnapshotResponseRaw *r = sg_arena_alloc(a, sizeof *r);
   if (!r) return NULL;
-  shegong__v1__snapshot_response__init(r);
+  shegong__v1__snapshot_response_raw__init(r);
   return r;
 }
 
 /* Records in the batch, of every kind. */
-static size_t snap_count(const Shegong__V1__SnapshotResponse *b) {
+static size_t snap_count(const Shegong__V1__SnapshotResponseRaw *b) {
   const ProtobufCMessageDescriptor *d = b->base.descriptor;
   size_t n = 0;
   for (unsigned i = 0; i < d->n_fields; i++)
@@ -224,9 +267,34 @@ static int snap_append(snap_ctx *s, ProtobufCMessage *m) {
   return s->err = SG_EINTERNAL;
 }
 
-/* Adds record key of kind k to the batch. */
+/* The batch's field for records of kind k: a repeated bytes field or a message one. */
+static const ProtobufCFieldDescriptor *snap_field(const sg_rec_kind *k) {
+  /* the same number as SnapshotResponse's field of that message type */
+  const ProtobufCMessageDescriptor *sd = &shegong__v1__snapshot_response__descriptor;
+  for (unsigned i = 0; i < sd->n_fields; i++)
+    if (sd->fields[i].label == PROTOBUF_C_LABEL_REPEATED && sd->fields[i].descriptor == k->desc)
+      return protobuf_c_message_descriptor_get_field(&shegong__v1__snapshot_response_raw__descriptor,
+                                                     sd->fields[i].id);
+  return NULL;
+}
+
+/* Adds record key of kind k to the batch: its stored bytes when the field takes bytes. */
 static int snap_record(snap_ctx *s, const sg_rec_kind *k, uint64_t key) {
   if (snap_flush_if_full(s)) return 1;
+  const ProtobufCFieldDescriptor *f = snap_field(k);
+  if (f && f->type == PROTOBUF_C_TYPE_BYTES) {
+    uint8_t kb[8];
+    sg_key_u64(kb, key);
+    MDB_val kv = {8, kb}, vv;
+    int rc = mdb_get(s->txn, sg_rec_dbi(s->ctx->store, k->table), &kv, &vv);
+    if (rc) return s->err = (rc == MDB_NOTFOUND ? SG_EDATALOSS : sg_store_err(rc, "read record"));
+    size_t *n = (size_t *)((char *)s->batch + f->quantifier_offset);
+    ProtobufCBinaryData **arr = (ProtobufCBinaryData **)((char *)s->batch + f->offset);
+    if (!*arr && !(*arr = sg_arena_alloc(s->batch_arena, SG_STREAM_BATCH * sizeof **arr)))
+      return s->err = SG_ENOMEM;
+    (*arr)[(*n)++] = (ProtobufCBinaryData){vv.mv_size, vv.mv_data};
+    return 0;
+  }
   ProtobufCMessage *m;
   int rc = sg_rec_get(s->ctx->store, s->txn, k, key, &s->batch_arena->allocator, &m);
   if (rc) return s->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
