@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "timeutil.h"
 
 #ifndef SHEGONG_CLI_PATH
 #error "SHEGONG_CLI_PATH must be defined by the build"
@@ -946,6 +947,61 @@ static void test_cli_assess_and_reports(void **state) {
   f->done = 1;
 }
 
+
+/* A transfer's full life from the command line. */
+static void test_cli_transfer_life(void **state) {
+  fx *f = FX(state);
+  uint64_t id = first_worker(f, "320602001002");
+  char ids[24], today[11], tid[24];
+  snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+  sg_today(today, sizeof today);
+  /* a community's worker to a village of the same town */
+  run(f, "-o", "csv", "--columns", "code", "unit", "list", "320602001", "--kind", "village", NULL);
+  expect_code(f, 0);
+  char village[16] = "";
+  const char *nl = strchr(f->out, '\n');
+  assert_non_null(nl);
+  snprintf(village, sizeof village, "%.12s", nl + 1);
+  run(f, "transfer", "propose", "--kind", "居村交流", "--worker-id", ids, "--to-unit", village,
+      "--effective-date", today, "--reason", "居村交流两年", NULL);
+  expect_code(f, 0);
+  expect_out(f, "居村交流 of worker");
+  expect_out(f, "待审批");
+  assert_int_equal(sscanf(f->out, "transfer %23s", tid), 1);
+  run(f, "transfer", "propose", "--kind", "居村交流", "--worker-id", ids, "--to-unit", village,
+      "--effective-date", today, "--reason", "again", NULL);
+  expect_code(f, 1);
+  expect_err(f, "FAILED_PRECONDITION");
+  run(f, "transfer", "approve", tid, "--note", "同意", NULL);
+  expect_code(f, 0);
+  expect_out(f, "已生效");
+  expect_out(f, "已批准 原街镇");
+  run(f, "transfer", "show", tid, NULL);
+  expect_code(f, 0);
+  expect_out(f, "history:");
+  expect_out(f, "took effect");
+  run(f, "-o", "csv", "--columns", "id,state", "transfer", "list", "--worker-id", ids, NULL);
+  expect_code(f, 0);
+  expect_out(f, ",已生效");
+  run(f, "worker", "history", ids, NULL);
+  expect_code(f, 0);
+  expect_out(f, "居村交流");
+  run(f, "worker", "history", ids, "--on", today, NULL);
+  expect_code(f, 0);
+  expect_out(f, village);
+  run(f, "transfer", "apply", NULL);
+  expect_code(f, 0);
+  expect_out(f, "nothing is due");
+  run(f, "transfer", "cancel", tid, "--note", "late", NULL);
+  expect_code(f, 1);
+  expect_err(f, "can no longer be cancelled");
+  run(f, "report", "placements", NULL);
+  expect_code(f, 0);
+  run(f, "transfer", "nonsense", NULL);
+  expect_code(f, 2);
+  f->done = 1;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_cli_hello, setup, teardown),
@@ -956,6 +1012,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_cli_policy_file, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cli_assess_and_reports, setup_demo, teardown),
       cmocka_unit_test_setup_teardown(test_cli_quota_file_and_staffing, setup_demo, teardown),
+      cmocka_unit_test_setup_teardown(test_cli_transfer_life, setup_demo, teardown),
   };
   /* SG_TEST_FILTER=test_restart (a pattern with * and ?) runs some tests only */
   const char *filter = getenv("SG_TEST_FILTER");
