@@ -49,6 +49,14 @@ echo "==> shegong worker list --town 320602001"
 "$BUILD/shegong" --columns id,name,gender,birth_date,education,role,unit_code,grid_code,hire_date,status \
   worker list --town 320602001
 echo
+echo "==> shegong report staffing --town 320602001   (quota, actual and gap: the demo's 7+N rules)"
+"$BUILD/shegong" --columns unit_code,name,level,quota,actual,gap,rule report staffing --town 320602001 | head -8
+echo "..."
+echo
+echo "==> shegong report eligibility --town 320602001 --as-of 2025-12-31   (pay steps due)"
+"$BUILD/shegong" report eligibility --town 320602001 --as-of 2025-12-31 | head -6
+echo "..."
+echo
 echo "shegongd is still running (pid $(cat "$DATA/shegongd.pid")) at $SHEGONG_SERVER."
 echo "Try: export SHEGONG_SERVER=$SHEGONG_SERVER SHEGONG_TOKEN_FILE=$SHEGONG_TOKEN_FILE"
 echo "     $BUILD/shegong -o json worker show 1"
