@@ -121,11 +121,12 @@ int sg_step_facts_load(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Worker
 /*
  * A worker's history entry (Workers/History) for w as it now stands, from
  * `date`, with its change; every change of unit, role, post, level or status
- * appends one. town is w's town id.
+ * appends one. before is the record before the change (NULL when the worker
+ * is registered). town is w's town id.
  */
-int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Worker *w,
-                             uint64_t town, const char *date, const char *cause,
-                             uint64_t transfer_id);
+int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const Shegong__V1__Worker *before,
+                             const Shegong__V1__Worker *w, uint64_t town, const char *date,
+                             const char *cause, uint64_t transfer_id);
 
 /*
  * Writes w (a changed copy of the stored old) as Workers/Update would: the

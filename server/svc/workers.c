@@ -238,19 +238,9 @@ static int note_latest_entry(void *arg, uint64_t id) {
   return 0;
 }
 
-int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64_t town,
+/* Writes one history entry: w as it stands from `date`, with its change. */
+static int put_history_entry(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w, uint64_t town,
                              const char *date, const char *cause, uint64_t transfer_id) {
-  if (ctx->replica) return 0; /* the server's entry comes with the next pull */
-  /*
-   * An entry is the record as it stands once written: dated before a later
-   * entry (a back-dated transfer applied after another change), it would
-   * claim an older state over a newer one. The history stays in order: it
-   * takes the date of the latest entry instead.
-   */
-  latest_entry le = {ctx, txn, "", 0};
-  int src = sg_rec_scan_worker(ctx->store, txn, SG_REC_HISTORY, w->id, note_latest_entry, &le);
-  if (le.err || src) return le.err ? le.err : src;
-  if (strcmp(date, le.date) < 0) date = sg_dup(ctx, le.date);
   Shegong__V1__WorkerHistoryEntry *h = sg_arena_alloc(ctx->arena, sizeof *h);
   if (!h) return SG_ENOMEM;
   shegong__v1__worker_history_entry__init(h);
@@ -276,6 +266,37 @@ int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w,
   sg_towns_add(&towns, town, w->town_code);
   return sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER_HISTORY,
                        SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, h->revision, &h->base, &towns);
+}
+
+/*
+ * A plain hire writes no entry: until the worker first changes, the record
+ * itself is the history (Workers/History answers from it), which spares
+ * every registration two records. The first change writes the "hired"
+ * entry from the record as it was, then its own.
+ */
+int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *before,
+                             const sg_worker *w, uint64_t town, const char *date,
+                             const char *cause, uint64_t transfer_id) {
+  if (ctx->replica) return 0; /* the server's entry comes with the next pull */
+  /*
+   * An entry is the record as it stands once written: dated before a later
+   * entry (a back-dated transfer applied after another change), it would
+   * claim an older state over a newer one. The history stays in order: it
+   * takes the date of the latest entry instead.
+   */
+  latest_entry le = {ctx, txn, "", 0};
+  int rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_HISTORY, w->id, note_latest_entry, &le);
+  if (le.err || rc) return le.err ? le.err : rc;
+  if (!before) {
+    /* registered: only a registration that is a transfer (a 村两委 join) needs saying */
+    return transfer_id ? put_history_entry(ctx, txn, w, town, date, cause, transfer_id) : 0;
+  }
+  if (!le.date[0]) {
+    if ((rc = put_history_entry(ctx, txn, before, town, before->hire_date, "hired", 0))) return rc;
+    snprintf(le.date, sizeof le.date, "%s", before->hire_date);
+  }
+  if (strcmp(date, le.date) < 0) date = sg_dup(ctx, le.date);
+  return put_history_entry(ctx, txn, w, town, date, cause, transfer_id);
 }
 
 /* Does the change from a to b show in the history (where, what, which pay, which status)? */
@@ -318,7 +339,8 @@ int sg_worker_create(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, int write, co
   if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
                           SHEGONG__V1__CHANGE_OP__CHANGE_CREATE, w->revision, &w->base, &towns)))
     return rc;
-  if ((rc = sg_worker_history_append(ctx, txn, w, pl.town_id, w->hire_date, cause, transfer_id)))
+  if ((rc = sg_worker_history_append(ctx, txn, NULL, w, pl.town_id, w->hire_date, cause,
+                                     transfer_id)))
     return rc;
   sg_debug("worker %llu created in unit %s", (unsigned long long)w->id, w->unit_code);
   return 0;
@@ -532,7 +554,7 @@ static int workers_update(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
                           SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)))
     return rc;
   if (history_differs(old, w) &&
-      (rc = sg_worker_history_append(ctx, txn, w, pl.town_id, ctx->today, ctx->method, 0)))
+      (rc = sg_worker_history_append(ctx, txn, old, w, pl.town_id, ctx->today, ctx->method, 0)))
     return rc;
   *resp = &w->base;
   return 0;
@@ -620,7 +642,7 @@ static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
                           SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)))
     return rc;
   char *cause = sg_arena_printf(ctx->arena, "left: %s", w->leave_reason);
-  if (!cause || (rc = sg_worker_history_append(ctx, txn, w, town, w->leave_date, cause, 0)))
+  if (!cause || (rc = sg_worker_history_append(ctx, txn, old, w, town, w->leave_date, cause, 0)))
     return rc ? rc : SG_ENOMEM;
   *resp = &w->base;
   return 0;
@@ -778,7 +800,7 @@ static int workers_change_level(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCM
       protobuf_c_enum_descriptor_get_value(&shegong__v1__level_change_kind__descriptor, req->kind);
   char *cause = sg_arena_printf(ctx->arena, "level change (%s): %s", kv ? kv->name : "?",
                                 req->reason);
-  if (!cause || (rc = sg_worker_history_append(ctx, txn, w, town, date, cause, 0)))
+  if (!cause || (rc = sg_worker_history_append(ctx, txn, old, w, town, date, cause, 0)))
     return rc ? rc : SG_ENOMEM;
   *resp = &w->base;
   return 0;
@@ -801,7 +823,7 @@ int sg_worker_rewrite(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *old, sg_w
   sg_towns_add(&towns, old_town, old->town_code);
   if ((rc = sg_log_change(ctx, txn, SHEGONG__V1__ENTITY__ENTITY_WORKER,
                           SHEGONG__V1__CHANGE_OP__CHANGE_UPDATE, w->revision, &w->base, &towns)) ||
-      (rc = sg_worker_history_append(ctx, txn, w, pl.town_id, date, cause, transfer_id)))
+      (rc = sg_worker_history_append(ctx, txn, old, w, pl.town_id, date, cause, transfer_id)))
     return rc;
   if (town) *town = pl.town_id;
   return 0;
@@ -864,7 +886,8 @@ static int workers_history(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessag
       (rc = h.err))
     return rc;
   if (r->n_entries == 0) {
-    /* registered before the history was kept: the record is all there is */
+    /* never changed since the hire (or registered before the history was
+     * kept): the record is the whole history */
     Shegong__V1__WorkerHistoryEntry *e = sg_arena_alloc(ctx->arena, sizeof *e);
     r->entries = sg_arena_alloc(ctx->arena, sizeof *r->entries);
     if (!e || !r->entries) return SG_ENOMEM;
@@ -879,7 +902,7 @@ static int workers_history(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessag
     e->post = w->post;
     e->level = w->level;
     e->status = w->status;
-    e->cause = "registered before the history was kept: as the record stands now";
+    e->cause = "hired";
     r->entries[0] = e;
     r->n_entries = 1;
   }
