@@ -601,17 +601,6 @@ typedef struct visits_report_ctx {
   size_t cap;
 } visits_report_ctx;
 
-static int rows_grow(sg_arena *a, void ***rows, size_t n, size_t *cap) {
-  if (n < *cap) return 0;
-  size_t c = *cap ? *cap * 2 : 64;
-  void **g = sg_arena_alloc(a, c * sizeof *g);
-  if (!g) return SG_ENOMEM;
-  if (n) memcpy(g, *rows, n * sizeof *g);
-  *rows = g;
-  *cap = c;
-  return 0;
-}
-
 static int visits_worker(void *arg, sg_worker *w, sg_arena *scratch) {
   visits_report_ctx *v = arg;
   sg_date hire, leave, from = v->start, to = v->end;
@@ -633,7 +622,7 @@ static int visits_worker(void *arg, sg_worker *w, sg_arena *scratch) {
   uint32_t count = h ? h->count : 0;
   if (count >= required) return 0;
   Shegong__V1__VisitsRow *row = sg_arena_alloc(v->ctx->arena, sizeof *row);
-  if (!row || rows_grow(v->ctx->arena, (void ***)&v->r->rows, v->r->n_rows, &v->cap))
+  if (!row || sg_rows_grow(v->ctx->arena, (void ***)&v->r->rows, v->r->n_rows, &v->cap))
     return SG_ENOMEM;
   shegong__v1__visits_row__init(row);
   row->worker_id = w->id;
@@ -725,7 +714,7 @@ static int facts_change(void *arg, uint64_t id) {
   int rc = sg_rec_get(f->ctx->store, f->txn, SG_REC_LEVEL_CHANGE, id, &f->arena->allocator,
                       (ProtobufCMessage **)&c);
   if (rc) return f->err = rc;
-  if (rows_grow(f->arena, (void ***)&f->changes, f->n_changes, &f->cap_changes))
+  if (sg_rows_grow(f->arena, (void ***)&f->changes, f->n_changes, &f->cap_changes))
     return f->err = SG_ENOMEM;
   f->changes[f->n_changes++] = c;
   return 0;
@@ -756,7 +745,7 @@ typedef struct elig_ctx {
 
 static Shegong__V1__EligibilityRow *elig_row(elig_ctx *e, const sg_worker *w, int rule) {
   Shegong__V1__EligibilityRow *row = sg_arena_alloc(e->ctx->arena, sizeof *row);
-  if (!row || rows_grow(e->ctx->arena, (void ***)&e->r->rows, e->r->n_rows, &e->cap)) return NULL;
+  if (!row || sg_rows_grow(e->ctx->arena, (void ***)&e->r->rows, e->r->n_rows, &e->cap)) return NULL;
   shegong__v1__eligibility_row__init(row);
   row->worker_id = w->id;
   row->name = sg_dup(e->ctx, w->name);

@@ -19,17 +19,6 @@
 
 #define SG_FIRST_YEAR 1950
 
-static int grow(sg_arena *a, void ***rows, size_t n, size_t *cap) {
-  if (n < *cap) return 0;
-  size_t c = *cap ? *cap * 2 : 64;
-  void **g = sg_arena_alloc(a, c * sizeof *g);
-  if (!g) return SG_ENOMEM;
-  if (n) memcpy(g, *rows, n * sizeof *g);
-  *rows = g;
-  *cap = c;
-  return 0;
-}
-
 static const char *label(const ProtobufCEnumDescriptor *d, int v) {
   const char *l = sg_label_for(d, v);
   const ProtobufCEnumValue *e = protobuf_c_enum_descriptor_get_value(d, v);
@@ -122,7 +111,7 @@ static int kid_one(void *arg, uint64_t id) {
     sg_arena_rewind(k->arena, m);
     return 0;
   }
-  if (grow(k->arena, (void ***)&k->units, k->n, &k->cap)) return k->err = SG_ENOMEM;
+  if (sg_rows_grow(k->arena, (void ***)&k->units, k->n, &k->cap)) return k->err = SG_ENOMEM;
   k->units[k->n++] = u;
   return 0;
 }
@@ -253,7 +242,7 @@ typedef struct staffing_ctx {
 
 static Shegong__V1__StaffingRow *add_row(staffing_ctx *s, const sg_unit *u, const char *level) {
   Shegong__V1__StaffingRow *row = sg_arena_alloc(s->ctx->arena, sizeof *row);
-  if (!row || grow(s->ctx->arena, (void ***)&s->r->rows, s->r->n_rows, &s->cap)) return NULL;
+  if (!row || sg_rows_grow(s->ctx->arena, (void ***)&s->r->rows, s->r->n_rows, &s->cap)) return NULL;
   shegong__v1__staffing_row__init(row);
   row->unit_code = u->code;
   row->name = u->name;
@@ -727,7 +716,7 @@ static int reports_hiring(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage
       uint32_t n = h->hired[y - h->from][src];
       if (!n) continue;
       Shegong__V1__HiringRow *row = sg_arena_alloc(ctx->arena, sizeof *row);
-      if (!row || grow(ctx->arena, (void ***)&r->rows, r->n_rows, &cap)) return SG_ENOMEM;
+      if (!row || sg_rows_grow(ctx->arena, (void ***)&r->rows, r->n_rows, &cap)) return SG_ENOMEM;
       shegong__v1__hiring_row__init(row);
       row->year = y;
       row->source = (char *)labelled(&shegong__v1__source__descriptor, src);

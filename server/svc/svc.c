@@ -208,3 +208,14 @@ int sg_scope_workers(sg_call_ctx *ctx, MDB_txn *txn, const sg_scope *sc, sg_work
   sg_arena_destroy(&w.scratch);
   return w.err ? w.err : rc;
 }
+
+int sg_rows_grow(sg_arena *a, void ***rows, size_t n, size_t *cap) {
+  if (n < *cap) return 0;
+  size_t c = *cap ? *cap * 2 : 64;
+  void **g = sg_arena_alloc(a, c * sizeof *g);
+  if (!g) return SG_ENOMEM;
+  if (n) memcpy(g, *rows, n * sizeof *g);
+  *rows = g;
+  *cap = c;
+  return 0;
+}

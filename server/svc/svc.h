@@ -161,6 +161,12 @@ static inline int sg_quota_scope(const Shegong__V1__QuotaRule *q) {
              : SHEGONG__V1__QUOTA_SCOPE__OWN_STAFF;
 }
 
+/*
+ * Makes room for one more pointer in *rows (n used of *cap), doubling into
+ * arena a (from 64): the growing lists of reports and scans. 0 or SG_ENOMEM.
+ */
+int sg_rows_grow(sg_arena *a, void ***rows, size_t n, size_t *cap);
+
 /* Copies a string into the call's arena; "" for NULL. */
 char *sg_dup(sg_call_ctx *ctx, const char *s);
 

@@ -21,17 +21,6 @@
 #define SG_LIST_MAX 20000
 #define SG_FIRST_YEAR 1990
 
-static int rows_grow(sg_arena *a, void ***rows, size_t n, size_t *cap) {
-  if (n < *cap) return 0;
-  size_t c = *cap ? *cap * 2 : 64;
-  void **g = sg_arena_alloc(a, c * sizeof *g);
-  if (!g) return SG_ENOMEM;
-  if (n) memcpy(g, *rows, n * sizeof *g);
-  *rows = g;
-  *cap = c;
-  return 0;
-}
-
 /* The town a course belongs to: 0 for a district course. */
 static int course_town(sg_call_ctx *ctx, MDB_txn *txn, const char *code, uint64_t *town) {
   *town = 0;
@@ -141,7 +130,7 @@ static int course_one(void *arg, uint64_t id) {
     l->err = sg_status_set(l->ctx->st, SG_ENOMEM, "more than %d courses: give a year", SG_LIST_MAX);
     return l->err;
   }
-  if (rows_grow(l->ctx->arena, (void ***)&l->r->courses, l->r->n_courses, &l->cap))
+  if (sg_rows_grow(l->ctx->arena, (void ***)&l->r->courses, l->r->n_courses, &l->cap))
     return l->err = SG_ENOMEM;
   l->r->courses[l->r->n_courses++] = c;
   return 0;
@@ -348,7 +337,7 @@ static int attendance_one(void *arg, uint64_t id) {
     l->err = sg_status_set(l->ctx->st, SG_ENOMEM, "more than %d rows", SG_LIST_MAX);
     return l->err;
   }
-  if (rows_grow(l->arena, (void ***)&l->rows, l->n, &l->cap)) return l->err = SG_ENOMEM;
+  if (sg_rows_grow(l->arena, (void ***)&l->rows, l->n, &l->cap)) return l->err = SG_ENOMEM;
   l->rows[l->n++] = a;
   return 0;
 }
@@ -400,7 +389,7 @@ typedef struct compliance_ctx {
 static int add_row(compliance_ctx *cc, const sg_worker *w, int rule, const char *due,
                    const char *missing) {
   Shegong__V1__ComplianceRow *row = sg_arena_alloc(cc->ctx->arena, sizeof *row);
-  if (!row || rows_grow(cc->ctx->arena, (void ***)&cc->r->rows, cc->r->n_rows, &cc->cap))
+  if (!row || sg_rows_grow(cc->ctx->arena, (void ***)&cc->r->rows, cc->r->n_rows, &cc->cap))
     return SG_ENOMEM;
   shegong__v1__compliance_row__init(row);
   row->worker_id = w->id;
@@ -456,7 +445,7 @@ static int promo_one(void *arg, uint64_t id) {
     sg_arena_rewind(p->arena, m);
     return 0;
   }
-  if (rows_grow(p->arena, (void ***)&p->found, p->n, &p->cap)) return p->err = SG_ENOMEM;
+  if (sg_rows_grow(p->arena, (void ***)&p->found, p->n, &p->cap)) return p->err = SG_ENOMEM;
   p->found[p->n++] = c;
   return 0;
 }

@@ -926,14 +926,7 @@ static int list_one(void *arg, uint64_t id) {
                            SG_LIST_MAX);
     return l->err;
   }
-  if (l->r->n_transfers == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 64;
-    transfer **g = sg_arena_alloc(l->ctx->arena, cap * sizeof *g);
-    if (!g) return l->err = SG_ENOMEM;
-    if (l->r->n_transfers) memcpy(g, l->r->transfers, l->r->n_transfers * sizeof *g);
-    l->r->transfers = g;
-    l->cap = cap;
-  }
+  if (sg_rows_grow(l->ctx->arena, (void ***)&l->r->transfers, l->r->n_transfers, &l->cap)) return l->err = SG_ENOMEM;
   l->r->transfers[l->r->n_transfers++] = t;
   return 0;
 }

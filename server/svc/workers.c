@@ -845,14 +845,7 @@ static int whist_one(void *arg, uint64_t id) {
   int rc = sg_rec_get(h->ctx->store, h->txn, SG_REC_HISTORY, id, &h->ctx->arena->allocator,
                       (ProtobufCMessage **)&e);
   if (rc) return h->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
-  if (h->r->n_entries == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 16;
-    Shegong__V1__WorkerHistoryEntry **g = sg_arena_alloc(h->ctx->arena, cap * sizeof *g);
-    if (!g) return h->err = SG_ENOMEM;
-    if (h->r->n_entries) memcpy(g, h->r->entries, h->r->n_entries * sizeof *g);
-    h->r->entries = g;
-    h->cap = cap;
-  }
+  if (sg_rows_grow(h->ctx->arena, (void ***)&h->r->entries, h->r->n_entries, &h->cap)) return h->err = SG_ENOMEM;
   h->r->entries[h->r->n_entries++] = e;
   return 0;
 }
@@ -935,14 +928,7 @@ static int history_one(void *arg, uint64_t id) {
   int rc = sg_rec_get(h->ctx->store, h->txn, SG_REC_LEVEL_CHANGE, id, &h->ctx->arena->allocator,
                       (ProtobufCMessage **)&c);
   if (rc) return h->err = (rc == SG_ENOTFOUND ? SG_EDATALOSS : rc);
-  if (h->r->n_changes == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 16;
-    Shegong__V1__LevelChange **g = sg_arena_alloc(h->ctx->arena, cap * sizeof *g);
-    if (!g) return h->err = SG_ENOMEM;
-    if (h->r->n_changes) memcpy(g, h->r->changes, h->r->n_changes * sizeof *g);
-    h->r->changes = g;
-    h->cap = cap;
-  }
+  if (sg_rows_grow(h->ctx->arena, (void ***)&h->r->changes, h->r->n_changes, &h->cap)) return h->err = SG_ENOMEM;
   h->r->changes[h->r->n_changes++] = c;
   return 0;
 }
