@@ -2,7 +2,7 @@
  * shegongd: the district server of the community-worker register.
  *
  *   shegongd --data DIR [--listen HOST:PORT] [--port-file F] [--log-level L]
- *            [--max-frame BYTES] [--map-size MIB]
+ *            [--grpc-listen HOST:PORT] [--max-frame BYTES] [--map-size MIB] ...
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "net/server.h"
+#include "net/reflect.h"
 #include "net/tls.h"
 #include "store/check.h"
 #include "timeutil.h"
@@ -41,6 +42,9 @@ static void usage(FILE *f) {
           "  --tls-cert F --tls-key F  serve TLS (1.2+) with this PEM certificate chain and key\n"
           "  --check             check the database's integrity and exit (0: sound)\n"
           "  --metrics-listen HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
+          "  --grpc-listen HOST:PORT  serve the same methods as gRPC (HTTP/2; TLS with the\n"
+          "                      --tls-* files, ALPN h2), with reflection\n"
+          "  --grpc-port-file F  write the gRPC port listened on to F\n"
           "limits (docs/OPERATIONS.md):\n"
           "  --max-connections N       (default 1024)\n"
           "  --max-in-flight N         writes queued per connection (default 1024)\n"
@@ -132,7 +136,7 @@ int main(int argc, char **argv) {
   const char *data_dir = NULL, *listen = "127.0.0.1:7420", *port_file = NULL;
   const char *tls_cert = NULL, *tls_key = NULL;
   int check_only = 0;
-  const char *metrics_listen = NULL;
+  const char *metrics_listen = NULL, *grpc_listen = NULL, *grpc_port_file = NULL;
   uint64_t map_mib = SG_MAP_SIZE_DEFAULT >> 20, map_max_mib = 64u << 10;
   app a;
   memset(&a, 0, sizeof a);
@@ -153,6 +157,8 @@ int main(int argc, char **argv) {
       {"output-stall-ms", required_argument, 0, 1007},
       {"metrics-listen", required_argument, 0, 1010},
       {"days-ahead", required_argument, 0, 1011},
+      {"grpc-listen", required_argument, 0, 1012},
+      {"grpc-port-file", required_argument, 0, 1013},
       {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int ch;
@@ -199,6 +205,8 @@ int main(int argc, char **argv) {
       break;
     case 'X': check_only = 1; break;
     case 1010: metrics_listen = optarg; break;
+    case 1012: grpc_listen = optarg; break;
+    case 1013: grpc_port_file = optarg; break;
     case 1011:
       if (parse_u64(optarg, 0, 3660, &v)) {
         fprintf(stderr, "shegongd: --days-ahead must be 0 to 3660\n");
@@ -252,6 +260,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "shegongd: --listen wants HOST:PORT, got \"%s\"\n", listen);
     return 2;
   }
+  char ghost[64];
+  int gport = 0;
+  if (grpc_listen && parse_listen(grpc_listen, ghost, sizeof ghost, &gport)) {
+    fprintf(stderr, "shegongd: --grpc-listen wants HOST:PORT, got \"%s\"\n", grpc_listen);
+    return 2;
+  }
+  if (grpc_port_file && !grpc_listen) {
+    fprintf(stderr, "shegongd: --grpc-port-file needs --grpc-listen\n");
+    return 2;
+  }
   if (!tls_cert != !tls_key) {
     fprintf(stderr, "shegongd: --tls-cert and --tls-key go together\n");
     return 2;
@@ -261,6 +279,14 @@ int main(int argc, char **argv) {
     if (sg_tls_server_ctx(&a.srv.tls, tls_cert, tls_key, why, sizeof why) != 0) {
       fprintf(stderr, "shegongd: TLS: %s\n", why);
       return 1;
+    }
+    if (grpc_listen) {
+      if (sg_tls_server_ctx(&a.srv.grpc_tls, tls_cert, tls_key, why, sizeof why) != 0) {
+        fprintf(stderr, "shegongd: TLS: %s\n", why);
+        sg_tls_ctx_free(a.srv.tls);
+        return 1;
+      }
+      sg_tls_ctx_alpn_h2(a.srv.grpc_tls);
     }
   }
   if (sg_dispatch_init() != 0) return 1;
@@ -330,6 +356,13 @@ int main(int argc, char **argv) {
     uv_run(&a.loop, UV_RUN_DEFAULT);
     goto out;
   }
+  if (grpc_listen && (sg_server_listen_grpc(&a.srv, ghost, gport) != 0 ||
+                      (grpc_port_file && write_port_file(grpc_port_file, a.srv.grpc_bound_port)))) {
+    sg_error("cannot serve gRPC on %s", grpc_listen);
+    sg_server_stop(&a.srv);
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    goto out;
+  }
   if (metrics_listen) {
     char mhost[64];
     int mport;
@@ -351,6 +384,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   sg_info("shegongd %s listening on %s%s, data in %s", SHEGONG_VERSION, a.srv.bound,
           a.srv.tls ? " (TLS)" : "", data_dir);
+  if (grpc_listen)
+    sg_info("gRPC on %s%s", a.srv.grpc_bound, a.srv.grpc_tls ? " (TLS, ALPN h2)" : "");
 
   uv_run(&a.loop, UV_RUN_DEFAULT);
   exit_code = a.writer_stopped ? 0 : 1;
@@ -362,5 +397,7 @@ out:
   mdb_txn_abort(a.srv.read_txn);
   sg_store_close(a.srv.store);
   sg_tls_ctx_free(a.srv.tls);
+  sg_tls_ctx_free(a.srv.grpc_tls);
+  sg_reflect_free();
   return exit_code;
 }

@@ -4,8 +4,8 @@
 set -euo pipefail
 
 SG_PACKAGES=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
-             libuv1-dev liblmdb-dev libsodium-dev libssl-dev openssl libcmocka-dev
-             protobuf-compiler python3-protobuf)
+             libuv1-dev liblmdb-dev libsodium-dev libssl-dev openssl libcmocka-dev libnghttp2-dev
+             protobuf-compiler python3-protobuf python3-grpcio python3-grpc-tools)
 
 sg_missing_packages() {
   local p

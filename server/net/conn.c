@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "net/server.h"
 #include "net/tls.h"
+#include "net/h2.h"
 #include "store/changes.h"
 #include "svc/svc.h"
 #include "timeutil.h"
@@ -65,6 +66,7 @@ struct sg_conn {
   watch *watches;
   size_t n_watches, cap_watches;
   sg_tls_conn *tls;   /* NULL on a plain connection */
+  sg_h2 *h2;          /* set on the gRPC listener's connections: HTTP/2, not frames */
   struct write_req *pending; /* answers of this loop turn, written together at its end */
 };
 
@@ -75,6 +77,12 @@ typedef struct write_req {
   size_t len, cap;
   uint8_t data[];
 } write_req;
+
+/* Answers made and not yet written: in the socket's queue, and on a gRPC
+ * connection also in streams waiting for the peer's flow-control window. */
+static size_t backlog(const sg_conn *c) {
+  return c->out_bytes + (c->h2 ? sg_h2_buffered(c->h2) : 0);
+}
 
 static void server_drained(sg_server *srv) {
   if (srv->flush_started && !uv_is_closing((uv_handle_t *)&srv->flush))
@@ -96,6 +104,7 @@ static void conn_unref(sg_conn *c) {
   free(c->calls);
   free(c->watches);
   sg_tls_conn_free(c->tls);
+  sg_h2_free(c->h2);
   free(c->pending);
   free(c);
   if (srv->stopping && srv->n_conns == 0) server_drained(srv);
@@ -183,6 +192,8 @@ void sg_conn_close(sg_conn *c) {
   c->closing = 1;
   sg_conn_stop_reading(c);
   c->shutdown_req.data = c;
+  /* a gRPC peer is told to open no more streams; the ones begun may finish */
+  if (c->h2) sg_h2_goaway(c->h2, 0, NULL);
   flush_conn(c); /* shutdown waits for the writes already queued: queue ours */
   if (c->tls) {
     /* close_notify first, so the peer knows the end is the end */
@@ -236,8 +247,8 @@ static void on_stalled(uv_timer_t *t) {
     conn_close_now(c);
     return;
   }
-  if (c->out_bytes <= c->srv->limits.max_output_bytes / 2) return;
-  sg_info("closing %s: %zu bytes of answers unread for %u ms", c->peer, c->out_bytes,
+  if (backlog(c) <= c->srv->limits.max_output_bytes / 2) return;
+  sg_info("closing %s: %zu bytes of answers unread for %u ms", c->peer, backlog(c),
           c->srv->limits.output_stall_ms);
   conn_close_now(c); /* its answers would never go: no final frame either */
 }
@@ -267,7 +278,12 @@ static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
   memcpy(w->data + w->len, data, n);
   w->len += n;
   c->out_bytes += n;
-  if (c->out_bytes > c->srv->limits.max_output_bytes && c->reading) {
+  if (c->h2) {
+    /* HTTP/2 must keep reading (window updates come that way): a peer that
+     * does not read gets new calls refused, and output_stall_ms to catch up */
+    if (backlog(c) > c->srv->limits.max_output_bytes && !uv_is_active((uv_handle_t *)&c->stall))
+      uv_timer_start(&c->stall, on_stalled, c->srv->limits.output_stall_ms, 0);
+  } else if (c->out_bytes > c->srv->limits.max_output_bytes && c->reading) {
     /* the peer is not reading its answers: stop taking its requests, and
      * give it output_stall_ms to catch up before it is cut off */
     sg_conn_stop_reading(c);
@@ -279,6 +295,10 @@ static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
 
 /* Hands a connection's pending answers to the socket. */
 static void flush_conn(sg_conn *c) {
+  if (c->h2 && !uv_is_closing((uv_handle_t *)&c->tcp) && sg_h2_flush(c->h2) != 0) {
+    conn_close_now(c);
+    return;
+  }
   write_req *w = c->pending;
   if (!w || w->len == 0 || uv_is_closing((uv_handle_t *)&c->tcp)) return;
   c->pending = NULL;
@@ -306,6 +326,43 @@ static int flush_tls(sg_conn *c) {
     if (rc || !got) return rc;
   }
   return 0;
+}
+
+/* Starts the stall clock when a gRPC peer lets answers pile up in its streams. */
+static void note_backlog(sg_conn *c) {
+  if (backlog(c) > c->srv->limits.max_output_bytes && !uv_is_active((uv_handle_t *)&c->stall))
+    uv_timer_start(&c->stall, on_stalled, c->srv->limits.output_stall_ms, 0);
+}
+
+/*
+ * send_frame's gRPC half: the message (if any) on the call's stream, and on
+ * the final answer the status as trailers; call 0 (the connection) becomes
+ * a GOAWAY. Takes payload (malloc'd).
+ */
+static int send_grpc(sg_conn *c, uint32_t call_id, int final, int has_msg, uint8_t *payload,
+                     size_t plen, const Shegong__V1__Status *status) {
+  int rc = 0;
+  if (call_id == 0) {
+    if (final) sg_h2_goaway(c->h2, status->code != 0, status->message);
+  } else {
+    /* a unary answer is one message even when it packs to no bytes */
+    if (has_msg) rc = sg_h2_message(c->h2, call_id, payload ? payload : (const uint8_t *)"", plen);
+    if (final) {
+      /* the violations ride along as the packed Status, for clients that want them */
+      uint8_t *bin = NULL;
+      size_t blen = 0;
+      if (status->code != 0 && (blen = shegong__v1__status__get_packed_size(status)) > 0 &&
+          (bin = malloc(blen)))
+        shegong__v1__status__pack(status, bin);
+      sg_h2_finish(c->h2, call_id, (int)status->code, status->message, bin, bin ? blen : 0);
+      free(bin);
+      rc = 0;
+      c->srv->calls++;
+    }
+  }
+  free(payload);
+  note_backlog(c);
+  return rc;
 }
 
 /*
@@ -364,6 +421,8 @@ static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp
   }
   status.n_violations = nv;
   status.violations = vptrs;
+
+  if (c->h2) return send_grpc(c, call_id, final, resp && st->code == 0, payload, plen, &status);
 
   sg_frame f = SHEGONG__V1__FRAME__INIT;
   f.call_id = call_id;
@@ -493,7 +552,7 @@ static void notify_watches(sg_server *srv, int heartbeat) {
         end_watch(c, w, SG_EUNAUTH, "the watch's token was revoked or has expired");
         continue;
       }
-      if ((!heartbeat && w->position >= head) || c->out_bytes > srv->limits.max_output_bytes) {
+      if ((!heartbeat && w->position >= head) || backlog(c) > srv->limits.max_output_bytes) {
         i++;
         continue;
       }
@@ -704,11 +763,9 @@ static ProtobufCMessage *unpack_request(sg_conn *c, uint32_t id, const ProtobufC
   return req;
 }
 
-static int on_frame(void *arg, sg_frame *f) {
-  sg_conn *c = arg;
+static int handle_frame(sg_conn *c, sg_frame *f) {
   sg_server *srv = c->srv;
   if (c->closing) {
-    sg_frame_free(f);
     return 1;
   }
   uint32_t id = f->call_id;
@@ -716,7 +773,6 @@ static int on_frame(void *arg, sg_frame *f) {
     /* the client library treats call 0 as the connection's end: so do we */
     send_error(c, 0, SG_EPROTO, "call_id 0 is reserved for the server");
     sg_conn_close(c);
-    sg_frame_free(f);
     return 1;
   }
   if (f->flags & SG_FLAG_CANCEL) {
@@ -734,7 +790,6 @@ static int on_frame(void *arg, sg_frame *f) {
     /* an answer on that id could be taken for the first call's: end the connection */
     send_error(c, 0, SG_EPROTO, "call_id %u is already in use on this connection", id);
     sg_conn_close(c);
-    sg_frame_free(f);
     return 1;
   }
   if (!f->method || !f->method[0]) {
@@ -808,14 +863,82 @@ static int on_frame(void *arg, sg_frame *f) {
   }
   sg_writer_submit(srv->writer, job);
 done:
-  sg_frame_free(f);
   return 0;
+}
+
+static int on_frame(void *arg, sg_frame *f) {
+  int rc = handle_frame(arg, f);
+  sg_frame_free(f);
+  return rc;
+}
+
+/* ---- the gRPC transport's hooks (net/h2.h) ---- */
+
+/* A gRPC request becomes the frame a native client would have sent. */
+static void h2_call(void *arg, const sg_h2_request *r) {
+  sg_conn *c = arg;
+  if (c->closing) return;
+  if (backlog(c) > c->srv->limits.max_output_bytes) {
+    /* native connections stop reading instead; HTTP/2 must read on */
+    sg_status st;
+    sg_status_clear(&st);
+    sg_status_set(&st, SG_ENOMEM, "%zu bytes of answers are waiting for this connection to read them",
+                  backlog(c));
+    send_reply(c, r->stream_id, NULL, &st);
+    return;
+  }
+  Shegong__V1__Metadata md = SHEGONG__V1__METADATA__INIT, *mdp = &md;
+  md.key = "authorization";
+  md.value = (char *)r->authorization;
+  sg_frame f = SHEGONG__V1__FRAME__INIT;
+  f.call_id = r->stream_id;
+  f.method = (char *)r->path;
+  f.flags = SG_FLAG_END_STREAM;
+  f.timeout_ms = r->timeout_ms;
+  f.n_metadata = r->authorization ? 1 : 0;
+  f.metadata = &mdp;
+  f.payload.data = (uint8_t *)r->msg;
+  f.payload.len = r->len;
+  handle_frame(c, &f);
+}
+
+/* RST_STREAM from the peer: what a native CANCEL frame does. */
+static void h2_cancel(void *arg, uint32_t id) {
+  sg_conn *c = arg;
+  watch *w = find_watch(c, id);
+  if (w) {
+    end_watch(c, w, SG_ECANCELED, "cancelled by the client");
+    return;
+  }
+  inflight *call = find_call(c, id);
+  if (call) atomic_store(&call->job->canceled, 1);
+}
+
+static int h2_output(void *arg, const uint8_t *data, size_t n) {
+  sg_conn *c = arg;
+  if (!c->tls) return write_out(c, data, n);
+  int rc = sg_tls_conn_write(c->tls, data, n);
+  return rc ? rc : flush_tls(c);
+}
+
+static uint32_t h2_max_message(void *arg) {
+  sg_conn *c = arg;
+  uint32_t m = c->srv->limits.max_frame;
+  return c->authed || m < SG_PREAUTH_MAX_FRAME ? m : SG_PREAUTH_MAX_FRAME;
 }
 
 /* Plaintext from the peer: frames. Returns nonzero once the connection is closing. */
 static int feed_plain(void *arg, const uint8_t *data, size_t len) {
   sg_conn *c = arg;
   char why[160];
+  if (c->h2) {
+    if (sg_h2_feed(c->h2, data, len, why, sizeof why) != 0) {
+      sg_info("closing %s: %s", c->peer, why);
+      sg_conn_close(c); /* nghttp2 has queued the GOAWAY that says why */
+      return 1;
+    }
+    return c->closing ? 1 : 0;
+  }
   int rc = sg_frame_decoder_feed(&c->dec, data, len, on_frame, c, why, sizeof why);
   if (rc < 0) {
     /* framing is broken: nothing after this point can be trusted */
@@ -837,7 +960,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0 || c->closing) return; /* draining discards */
   if (!c->tls) {
     feed_plain(c, (const uint8_t *)buf->base, (size_t)nread);
-    watch_partial(c);
+    if (c->h2 && !c->closing && !sg_h2_alive(c->h2)) sg_conn_close(c); /* after GOAWAY */
+    else watch_partial(c);
     return;
   }
   char why[256];
@@ -845,7 +969,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                             sizeof why);
   /* the handshake and alerts make output of their own */
   if (!c->closing && flush_tls(c) != 0) rc = SG_ENOMEM;
-  watch_partial(c);
+  if (c->h2 && !c->closing && !sg_h2_alive(c->h2)) sg_conn_close(c);
+  else watch_partial(c);
   if (rc == SG_EEOF) {
     sg_conn_close(c);
   } else if (rc < 0 && !c->closing) {
@@ -876,7 +1001,7 @@ void sg_server_job_done(sg_job *job, void *data) {
   conn_unref(c);
 }
 
-void sg_conn_accept(sg_server *srv) {
+void sg_conn_accept(sg_server *srv, int grpc) {
   sg_conn *c = calloc(1, sizeof *c);
   if (!c) {
     sg_error("out of memory for a connection");
@@ -898,7 +1023,15 @@ void sg_conn_accept(sg_server *srv) {
   sg_frame_decoder_init(&c->dec, srv->limits.max_frame < SG_PREAUTH_MAX_FRAME
                                      ? srv->limits.max_frame
                                      : SG_PREAUTH_MAX_FRAME);
-  if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) != 0) {
+  if (grpc) {
+    sg_h2_hooks hooks = {c, h2_call, h2_cancel, h2_output, h2_max_message};
+    if (sg_h2_new(&c->h2, &hooks, srv->limits.max_in_flight < 256 ? srv->limits.max_in_flight : 256)) {
+      sg_error("out of memory for an HTTP/2 session");
+      c->h2 = NULL;
+    }
+  }
+  if (uv_accept((uv_stream_t *)(grpc ? &srv->grpc_listener : &srv->listener),
+                (uv_stream_t *)&c->tcp) != 0 || (grpc && !c->h2)) {
     conn_close_now(c);
     return;
   }
@@ -921,11 +1054,12 @@ void sg_conn_accept(sg_server *srv) {
   if (srv->n_conns > srv->limits.max_connections) {
     sg_warn("refusing %s: %zu connections is the limit", c->peer, srv->n_conns - 1);
     /* a TLS peer could not read a plain frame: it only sees the close */
-    if (!srv->tls) send_error(c, 0, SG_EUNAVAIL, "server has too many connections");
+    if (!(grpc ? srv->grpc_tls : srv->tls)) send_error(c, 0, SG_EUNAVAIL, "server has too many connections");
     sg_conn_close(c);
     return;
   }
-  if (srv->tls && sg_tls_conn_new(&c->tls, srv->tls) != 0) {
+  sg_tls_ctx *tls = grpc ? srv->grpc_tls : srv->tls;
+  if (tls && sg_tls_conn_new(&c->tls, tls) != 0) {
     sg_error("out of memory for TLS on %s", c->peer);
     conn_close_now(c);
     return;
@@ -956,6 +1090,10 @@ void sg_server_stop(sg_server *srv) {
   if (srv->listening) {
     uv_close((uv_handle_t *)&srv->listener, NULL);
     srv->listening = 0;
+  }
+  if (srv->grpc_listening) {
+    uv_close((uv_handle_t *)&srv->grpc_listener, NULL);
+    srv->grpc_listening = 0;
   }
   if (srv->heartbeat_started) uv_close((uv_handle_t *)&srv->heartbeat, NULL);
   if (srv->schedule_started) uv_close((uv_handle_t *)&srv->schedule, NULL);

@@ -27,6 +27,11 @@ typedef struct sg_server {
   sg_writer *writer;
   sg_limits limits;
   struct sg_tls_ctx *tls; /* NULL: plain TCP */
+  uv_tcp_t grpc_listener;  /* --grpc-listen: the same calls as gRPC over HTTP/2 (net/h2.h) */
+  int grpc_listening;
+  struct sg_tls_ctx *grpc_tls; /* the same certificate, with ALPN h2 */
+  char grpc_bound[64];
+  int grpc_bound_port;
   MDB_txn *read_txn;   /* reset between calls, renewed for each */
   sg_arena read_arena; /* memory of the read call being answered */
   char read_buf[65536];/* one buffer for every read callback: the decoder copies partial frames */
@@ -82,8 +87,14 @@ void sg_schedule_start(sg_server *srv);
 /* A scheduler job is back from the writer (called by sg_server_job_done). */
 void sg_schedule_job_done(sg_job *job);
 
-/* Accepts one connection from the listener (listener.c -> conn.c). */
-void sg_conn_accept(sg_server *srv);
+/*
+ * Starts the gRPC listener on host:port (after sg_server_listen): HTTP/2,
+ * TLS with ALPN h2 when grpc_tls is set. See grpc_bound_port.
+ */
+int sg_server_listen_grpc(sg_server *srv, const char *host, int port);
+
+/* Accepts one connection from the native listener, or (grpc) the gRPC one. */
+void sg_conn_accept(sg_server *srv, int grpc);
 /* Begins closing a connection: pending output is flushed first. */
 void sg_conn_close(sg_conn *c);
 void sg_conn_stop_reading(sg_conn *c);

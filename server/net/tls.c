@@ -57,6 +57,21 @@ fail:
   return SG_EINVAL;
 }
 
+/* gRPC clients offer h2 and nothing else will do: a peer without it is refused. */
+static int select_h2(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                     const unsigned char *in, unsigned int inlen, void *arg) {
+  (void)ssl;
+  (void)arg;
+  static const unsigned char h2[] = "\x02h2";
+  unsigned char *sel;
+  if (SSL_select_next_proto(&sel, outlen, h2, sizeof h2 - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  *out = sel;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+void sg_tls_ctx_alpn_h2(sg_tls_ctx *ctx) { SSL_CTX_set_alpn_select_cb(ctx->ssl, select_h2, NULL); }
+
 void sg_tls_ctx_free(sg_tls_ctx *ctx) {
   if (!ctx) return;
   SSL_CTX_free(ctx->ssl);

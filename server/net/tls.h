@@ -14,11 +14,13 @@ typedef struct sg_tls_conn sg_tls_conn;
 
 /*
  * A server context from PEM files (the certificate file may hold the chain).
- * TLS 1.2 and later, ALPN not used. why receives OpenSSL's reason on failure.
+ * TLS 1.2 and later; ALPN only where sg_tls_ctx_alpn_h2 asks for it. why receives OpenSSL's reason on failure.
  */
 int sg_tls_server_ctx(sg_tls_ctx **out, const char *cert_file, const char *key_file, char *why,
                       size_t whylen);
 void sg_tls_ctx_free(sg_tls_ctx *ctx);
+/* Makes the context negotiate ALPN "h2" and refuse peers that do not offer it. */
+void sg_tls_ctx_alpn_h2(sg_tls_ctx *ctx);
 
 int sg_tls_conn_new(sg_tls_conn **out, sg_tls_ctx *ctx);
 void sg_tls_conn_free(sg_tls_conn *t);
