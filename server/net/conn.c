@@ -295,7 +295,8 @@ static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
 
 /* Hands a connection's pending answers to the socket. */
 static void flush_conn(sg_conn *c) {
-  if (c->h2 && !uv_is_closing((uv_handle_t *)&c->tcp) && sg_h2_flush(c->h2) != 0) {
+  if (c->h2 && !uv_is_closing((uv_handle_t *)&c->tcp) && (!c->tls || sg_tls_conn_ready(c->tls)) &&
+      sg_h2_flush(c->h2) != 0) {
     conn_close_now(c);
     return;
   }

@@ -147,6 +147,8 @@ void sg_tls_conn_shutdown(sg_tls_conn *t) {
   ERR_clear_error();
 }
 
+int sg_tls_conn_ready(sg_tls_conn *t) { return SSL_is_init_finished(t->ssl); }
+
 size_t sg_tls_conn_pending(sg_tls_conn *t) { return BIO_ctrl_pending(t->out); }
 
 size_t sg_tls_conn_take(sg_tls_conn *t, uint8_t *out, size_t n) {

@@ -37,6 +37,9 @@ int sg_tls_conn_feed(sg_tls_conn *t, const uint8_t *in, size_t n,
 
 /* Encrypts plaintext for the peer; the ciphertext waits in the connection. */
 int sg_tls_conn_write(sg_tls_conn *t, const uint8_t *data, size_t n);
+/* True once the handshake is done: before it, the server has nothing to send
+ * but handshake messages (HTTP/2 would send its SETTINGS first: they wait). */
+int sg_tls_conn_ready(sg_tls_conn *t);
 /* Starts a clean close (close_notify); the alert waits like other output. */
 void sg_tls_conn_shutdown(sg_tls_conn *t);
 /* Ciphertext waiting to be sent, and taking it (up to n bytes; returns how many). */
