@@ -350,15 +350,16 @@ int main(int argc, char **argv) {
     uv_run(&a.loop, UV_RUN_DEFAULT);
     goto out;
   }
-  if (port_file && write_port_file(port_file, a.srv.bound_port) != 0) {
-    sg_error("cannot write port file %s: %s", port_file, strerror(errno));
+  /* before the port file: whoever waits for it may use every listener */
+  if (grpc_listen && (sg_server_listen_grpc(&a.srv, ghost, gport) != 0 ||
+                      (grpc_port_file && write_port_file(grpc_port_file, a.srv.grpc_bound_port)))) {
+    sg_error("cannot serve gRPC on %s", grpc_listen);
     sg_server_stop(&a.srv);
     uv_run(&a.loop, UV_RUN_DEFAULT);
     goto out;
   }
-  if (grpc_listen && (sg_server_listen_grpc(&a.srv, ghost, gport) != 0 ||
-                      (grpc_port_file && write_port_file(grpc_port_file, a.srv.grpc_bound_port)))) {
-    sg_error("cannot serve gRPC on %s", grpc_listen);
+  if (port_file && write_port_file(port_file, a.srv.bound_port) != 0) {
+    sg_error("cannot write port file %s: %s", port_file, strerror(errno));
     sg_server_stop(&a.srv);
     uv_run(&a.loop, UV_RUN_DEFAULT);
     goto out;

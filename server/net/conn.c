@@ -312,7 +312,12 @@ static void flush_conn(sg_conn *c) {
 }
 
 void sg_server_flush(sg_server *srv) {
-  for (sg_conn *c = srv->conns; c; c = c->next) flush_conn(c);
+  for (sg_conn *c = srv->conns; c; c = c->next) {
+    flush_conn(c);
+    /* an HTTP/2 session that is over (its GOAWAY sent) ends its connection;
+     * closing frees nothing before the loop's close callbacks */
+    if (c->h2 && !c->closing && !sg_h2_alive(c->h2)) sg_conn_close(c);
+  }
 }
 
 /* Sends what TLS has made ready (handshake messages, records, alerts). */

@@ -1,0 +1,351 @@
+/*
+ * The gRPC transport's own pieces (grpc-timeout, grpc-message encoding,
+ * reflection answers) and what a stock client would not do: HTTP/2 garbage,
+ * and a peer that opens its flow-control window to nothing and keeps asking.
+ * The stock-client behaviour is tests/grpc/test_grpc.py (python3-grpcio).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "grpc/reflection/v1alpha/reflection.pb-c.h"
+#include "harness.h"
+#include "net/h2.h"
+#include "net/reflect.h"
+#include "rawsock.h"
+#include "shegong.h"
+#include "shegong/v1/admin.pb-c.h"
+#include "shegong/v1/workers.pb-c.h"
+
+static void test_timeout_parse(void **state) {
+  (void)state;
+  uint32_t ms;
+  assert_int_equal(sg_h2_parse_timeout("100m", &ms), 0);
+  assert_int_equal(ms, 100);
+  assert_int_equal(sg_h2_parse_timeout("5S", &ms), 0);
+  assert_int_equal(ms, 5000);
+  assert_int_equal(sg_h2_parse_timeout("2M", &ms), 0);
+  assert_int_equal(ms, 120000);
+  assert_int_equal(sg_h2_parse_timeout("1H", &ms), 0);
+  assert_int_equal(ms, 3600000);
+  /* sub-millisecond deadlines round up: they have not passed yet */
+  assert_int_equal(sg_h2_parse_timeout("1500u", &ms), 0);
+  assert_int_equal(ms, 2);
+  assert_int_equal(sg_h2_parse_timeout("1n", &ms), 0);
+  assert_int_equal(ms, 1);
+  assert_int_equal(sg_h2_parse_timeout("0m", &ms), 0);
+  assert_int_equal(ms, 1);
+  /* eight digits of hours would overflow 32 bits of milliseconds: capped */
+  assert_int_equal(sg_h2_parse_timeout("99999999H", &ms), 0);
+  assert_int_equal(ms, UINT32_MAX);
+  const char *bad[] = {"", "m", "10", "10s", "-1S", "123456789S", "1.5S", "10 S", NULL};
+  for (size_t i = 0; bad[i]; i++) assert_int_equal(sg_h2_parse_timeout(bad[i], &ms), SG_EINVAL);
+  assert_int_equal(sg_h2_parse_timeout(NULL, &ms), SG_EINVAL);
+}
+
+static void test_message_encoding(void **state) {
+  (void)state;
+  char out[128];
+  sg_h2_encode_message("worker 5 not found", out, sizeof out);
+  assert_string_equal(out, "worker 5 not found");
+  sg_h2_encode_message("100% 王\n", out, sizeof out);
+  assert_string_equal(out, "100%25 %E7%8E%8B%0A");
+  /* truncation never splits an escape */
+  sg_h2_encode_message("ab王", out, 7);
+  assert_string_equal(out, "ab%E7");
+}
+
+static Grpc__Reflection__V1alpha__ServerReflectionResponse *reflect(
+    Grpc__Reflection__V1alpha__ServerReflectionRequest *req) {
+  uint8_t in[512], *out = NULL;
+  size_t n = grpc__reflection__v1alpha__server_reflection_request__pack(req, in), outlen = 0;
+  assert_int_equal(sg_reflect_answer(in, n, &out, &outlen), 0);
+  Grpc__Reflection__V1alpha__ServerReflectionResponse *r =
+      grpc__reflection__v1alpha__server_reflection_response__unpack(NULL, outlen, out);
+  free(out);
+  assert_non_null(r);
+  return r;
+}
+
+static void test_reflection_answers(void **state) {
+  (void)state;
+  assert_int_equal(sg_reflect_init(), 0);
+  Grpc__Reflection__V1alpha__ServerReflectionRequest req =
+      GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_REQUEST__INIT;
+  req.host = "localhost";
+  req.message_request_case =
+      GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
+  req.list_services = "";
+  Grpc__Reflection__V1alpha__ServerReflectionResponse *r = reflect(&req);
+  assert_string_equal(r->valid_host, "localhost");
+  assert_int_equal(r->message_response_case,
+                   GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE);
+  /* every service of the method table, and reflection itself */
+  int workers = 0, refl = 0;
+  for (size_t i = 0; i < r->list_services_response->n_service; i++) {
+    workers += strcmp(r->list_services_response->service[i]->name, "shegong.v1.Workers") == 0;
+    refl += strcmp(r->list_services_response->service[i]->name,
+                   "grpc.reflection.v1alpha.ServerReflection") == 0;
+  }
+  assert_int_equal(workers, 1);
+  assert_int_equal(refl, 1);
+  assert_int_equal(r->list_services_response->n_service, 12);
+  grpc__reflection__v1alpha__server_reflection_response__free_unpacked(r, NULL);
+
+  /* a method's file comes with the files it imports (sync.proto imports others) */
+  req.message_request_case =
+      GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
+  req.file_containing_symbol = ".shegong.v1.Sync.Pull";
+  r = reflect(&req);
+  assert_int_equal(r->message_response_case,
+                   GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE);
+  assert_true(r->file_descriptor_response->n_file_descriptor_proto > 1);
+  grpc__reflection__v1alpha__server_reflection_response__free_unpacked(r, NULL);
+
+  req.file_containing_symbol = "shegong.v1.NoSuchThing";
+  r = reflect(&req);
+  assert_int_equal(r->message_response_case,
+                   GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE);
+  assert_int_equal(r->error_response->error_code, 5);
+  grpc__reflection__v1alpha__server_reflection_response__free_unpacked(r, NULL);
+
+  req.message_request_case =
+      GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+  req.file_by_filename = "../../etc/passwd";
+  r = reflect(&req);
+  assert_int_equal(r->error_response->error_code, 5);
+  grpc__reflection__v1alpha__server_reflection_response__free_unpacked(r, NULL);
+
+  /* bytes that are not a request */
+  uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f}, *out = NULL;
+  size_t outlen;
+  assert_int_equal(sg_reflect_answer(junk, sizeof junk, &out, &outlen), SG_EPROTO);
+  sg_reflect_free();
+}
+
+static int grpc_start(hs_server *srv, int *gport, const char *const *more) {
+  static char gfile[PATH_MAX + 16];
+  const char *args[16] = {"--grpc-listen", "127.0.0.1:0", "--grpc-port-file", gfile};
+  size_t n = 4;
+  for (size_t i = 0; more && more[i] && n < 15; i++) args[n++] = more[i];
+  args[n] = NULL;
+  char tmpl[] = "/tmp/shegong-h2-XXXXXX";
+  assert_non_null(mkdtemp(tmpl));
+  snprintf(gfile, sizeof gfile, "%s/gport", tmpl);
+  if (hs_server_start(srv, NULL, args) != 0) return -1;
+  FILE *f = fopen(gfile, "r");
+  assert_non_null(f);
+  assert_int_equal(fscanf(f, "%d", gport), 1);
+  fclose(f);
+  unlink(gfile);
+  rmdir(tmpl);
+  return 0;
+}
+
+/* True when the server has closed fd within ms (whatever it sent first). */
+static int closed_within(int fd, int ms) {
+  unsigned long long end = hs_now_ms() + (unsigned long long)ms;
+  char buf[4096];
+  while (hs_now_ms() < end) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 50) > 0) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return 1;
+    }
+  }
+  return 0;
+}
+
+static void hello_still_answered(hs_server *srv) {
+  sg_client *c;
+  sg_status st;
+  assert_int_equal(sg_client_connect(&c, srv->addr, 5000, &st), 0);
+  Shegong__V1__HelloRequest h = SHEGONG__V1__HELLO_REQUEST__INIT;
+  ProtobufCMessage *resp;
+  assert_int_equal(sg_call(c, "Admin/Hello", &h.base, &resp, 5000, &st), 0);
+  protobuf_c_message_free_unpacked(resp, NULL);
+  sg_client_close(c);
+}
+
+/* Not HTTP/2 at all, or HTTP/2 broken mid-way: the connection ends, the server does not. */
+static void test_garbage(void **state) {
+  (void)state;
+  hs_server srv;
+  int gport;
+  assert_int_equal(grpc_start(&srv, &gport, NULL), 0);
+#define B(s) {s, sizeof(s) - 1}
+  static const struct {
+    const char *d;
+    size_t n;
+  } bad[] = {
+      B("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+      /* the preface, then a frame header claiming 16 MiB of SETTINGS */
+      B("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\x04\x00\x00\x00\x00\x00"),
+      /* the preface, then a native shegong frame */
+      B("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x05\x08\x01\x12\x01x"),
+  };
+#undef B
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    int fd = raw_socket(gport, 0);
+    raw_send(fd, bad[i].d, bad[i].n);
+    assert_true(closed_within(fd, 5000));
+    close(fd);
+  }
+  hello_still_answered(&srv);
+  assert_int_equal(hs_server_stop(&srv), 0);
+  hs_server_cleanup(&srv);
+}
+
+/* ---- a hand-driven nghttp2 client: a peer that never opens its window ---- */
+
+typedef struct slow_peer {
+  int fd;
+  uint8_t body[64];
+  size_t body_len;
+  int exhausted;    /* streams answered RESOURCE_EXHAUSTED (grpc-status 8) */
+  int closed;       /* streams closed in any way */
+  int eof;
+} slow_peer;
+
+static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *user) {
+  (void)s;
+  (void)id;
+  (void)src;
+  slow_peer *p = user;
+  assert_true(len >= p->body_len);
+  memcpy(buf, p->body, p->body_len);
+  *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return (ssize_t)p->body_len;
+}
+
+static int on_hdr(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                  const uint8_t *value, size_t vl, uint8_t flags, void *user) {
+  (void)s;
+  (void)f;
+  (void)flags;
+  slow_peer *p = user;
+  if (nl == 11 && memcmp(name, "grpc-status", 11) == 0 && vl == 1 && value[0] == '8') p->exhausted++;
+  return 0;
+}
+
+static int on_close(nghttp2_session *s, int32_t id, uint32_t err, void *user) {
+  (void)s;
+  (void)id;
+  (void)err;
+  ((slow_peer *)user)->closed++;
+  return 0;
+}
+
+static void pump(nghttp2_session *session, slow_peer *p, int ms) {
+  const uint8_t *data;
+  ssize_t n;
+  while ((n = nghttp2_session_mem_send(session, &data)) > 0)
+    if (send(p->fd, data, (size_t)n, MSG_NOSIGNAL) != n) {
+      p->eof = 1;
+      return;
+    }
+  struct pollfd pf = {p->fd, POLLIN, 0};
+  uint8_t buf[65536];
+  while (!p->eof && poll(&pf, 1, ms) > 0) {
+    ssize_t r = recv(p->fd, buf, sizeof buf, 0);
+    if (r <= 0) {
+      p->eof = 1;
+      break;
+    }
+    assert_true(nghttp2_session_mem_recv(session, buf, (size_t)r) >= 0);
+    ms = 0;
+  }
+}
+
+/*
+ * A gRPC peer that asks for large answers with its stream windows at zero:
+ * the answers wait in the server, new calls are refused with
+ * RESOURCE_EXHAUSTED once --max-output-mib is waiting, and after
+ * --output-stall-ms the connection is cut. Other clients are served meanwhile.
+ */
+static void test_peer_that_never_opens_its_window(void **state) {
+  (void)state;
+  hs_server srv;
+  int gport;
+  const char *more[] = {"--max-output-mib", "1", "--output-stall-ms", "800", NULL};
+  assert_int_equal(grpc_start(&srv, &gport, more), 0);
+  const char *demo[] = {SHEGONG_DEMO_PATH, "--towns", "1", "--workers", "100", "--quiet", NULL};
+  assert_int_equal(hs_run(demo, srv.addr, NULL, NULL, 0), 0);
+  char secret[160], auth[200];
+  assert_int_equal(sg_read_token_file(srv.token_file, secret, sizeof secret, NULL), 0);
+  snprintf(auth, sizeof auth, "Bearer %s", secret);
+
+  slow_peer p = {.fd = raw_socket(gport, 0)};
+  Shegong__V1__ListWorkersRequest l = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+  l.page_size = 100;
+  size_t n = protobuf_c_message_pack(&l.base, p.body + 5);
+  p.body[4] = (uint8_t)n;
+  p.body_len = n + 5;
+
+  nghttp2_session_callbacks *cb;
+  assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_hdr);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+  nghttp2_option *opt;
+  assert_int_equal(nghttp2_option_new(&opt), 0);
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_session *session;
+  assert_int_equal(nghttp2_session_client_new2(&session, cb, &p, opt), 0);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
+  assert_int_equal(nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, 1), 0);
+#define H(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+  nghttp2_nv nva[] = {H(":method", "POST"), H(":scheme", "http"),
+                      H(":path", "/shegong.v1.Workers/List"), H(":authority", "127.0.0.1"),
+                      H("content-type", "application/grpc"), H("te", "trailers"),
+                      H("authorization", auth)};
+#undef H
+  nghttp2_data_provider prd = {.read_callback = body_read};
+  /* 100 workers a page is some 20 KiB: 200 pages are well over 1 MiB */
+  int asked = 0;
+  for (; asked < 200; asked++)
+    assert_true(nghttp2_submit_request(session, NULL, nva, sizeof nva / sizeof *nva, &prd, NULL) > 0);
+  unsigned long long until = hs_now_ms() + 10000;
+  while (!p.eof && hs_now_ms() < until) {
+    pump(session, &p, 50);
+    if (p.exhausted && p.closed < asked) hello_still_answered(&srv);
+  }
+  print_message("%d calls, %d refused as RESOURCE_EXHAUSTED, %d streams closed before the cut\n",
+                asked, p.exhausted, p.closed);
+  assert_true(p.exhausted > 0);
+  assert_true(p.eof); /* cut off after the stall */
+  char *log = hs_server_read_log(&srv);
+  assert_non_null(strstr(log, "unread for 800 ms"));
+  free(log);
+  nghttp2_session_del(session);
+  close(p.fd);
+  hello_still_answered(&srv);
+  assert_int_equal(hs_server_stop(&srv), 0);
+  hs_server_cleanup(&srv);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_timeout_parse),
+      cmocka_unit_test(test_message_encoding),
+      cmocka_unit_test(test_reflection_answers),
+      cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_peer_that_never_opens_its_window),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
