@@ -339,6 +339,76 @@ static void test_peer_that_never_opens_its_window(void **state) {
   hs_server_cleanup(&srv);
 }
 
+/* Body of a request that never ends: 200 KB of a message said to be 250 KB. */
+typedef struct half_body {
+  size_t sent;
+} half_body;
+
+static ssize_t half_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *user) {
+  (void)s;
+  (void)id;
+  (void)flags;
+  (void)user;
+  half_body *b = src->ptr;
+  const size_t total = 5 + 200000;
+  if (b->sent == total) return NGHTTP2_ERR_DEFERRED;
+  size_t n = total - b->sent < len ? total - b->sent : len;
+  memset(buf, 'x', n);
+  if (b->sent == 0 && n >= 5) {
+    uint32_t claim = 250000;
+    buf[0] = 0;
+    buf[1] = (uint8_t)(claim >> 24);
+    buf[2] = (uint8_t)(claim >> 16);
+    buf[3] = (uint8_t)(claim >> 8);
+    buf[4] = (uint8_t)claim;
+  }
+  b->sent += n;
+  return (ssize_t)n;
+}
+
+/*
+ * Before its first authenticated call a connection may hold at most twice the
+ * pre-authentication message limit (256 KiB) in unfinished requests, however
+ * many streams it spreads them over: HTTP/2 interleaves what frames cannot.
+ */
+static void test_unfinished_requests_are_bounded(void **state) {
+  (void)state;
+  hs_server srv;
+  int gport;
+  assert_int_equal(grpc_start(&srv, &gport, NULL), 0);
+  slow_peer p = {.fd = raw_socket(gport, 0)};
+  nghttp2_session_callbacks *cb;
+  assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_hdr);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+  nghttp2_session *session;
+  assert_int_equal(nghttp2_session_client_new(&session, cb, &p), 0);
+  nghttp2_session_callbacks_del(cb);
+  assert_int_equal(nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+#define H(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+  nghttp2_nv nva[] = {H(":method", "POST"), H(":scheme", "http"),
+                      H(":path", "/shegong.v1.Workers/Create"), H(":authority", "127.0.0.1"),
+                      H("content-type", "application/grpc"), H("te", "trailers")};
+#undef H
+  half_body bodies[4] = {{0}};
+  for (int i = 0; i < 4; i++) {
+    nghttp2_data_provider prd = {.source.ptr = &bodies[i], .read_callback = half_read};
+    assert_true(nghttp2_submit_request(session, NULL, nva, sizeof nva / sizeof *nva, &prd, NULL) > 0);
+  }
+  unsigned long long until = hs_now_ms() + 5000;
+  while (!p.eof && hs_now_ms() < until && p.exhausted < 2) pump(session, &p, 50);
+  pump(session, &p, 300); /* and no more than that */
+  print_message("%d of 4 half-sent 200 KB requests refused\n", p.exhausted);
+  assert_true(p.exhausted >= 2); /* 2 fit within 512 KiB, the 3rd and 4th do not */
+  assert_true(p.exhausted <= 3);
+  nghttp2_session_del(session);
+  close(p.fd);
+  hello_still_answered(&srv);
+  assert_int_equal(hs_server_stop(&srv), 0);
+  hs_server_cleanup(&srv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_parse),
@@ -346,6 +416,7 @@ int main(void) {
       cmocka_unit_test(test_reflection_answers),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_peer_that_never_opens_its_window),
+      cmocka_unit_test(test_unfinished_requests_are_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,7 @@ typedef struct h2_stream {
   size_t in_len, in_cap;
   uint8_t *msg;       /* the one request message of a unary/server-streaming call */
   size_t msg_len;
+  size_t held;        /* in + msg: this stream's share of sg_h2.in_bytes */
   int n_msgs;
   /* response */
   uint8_t *out;
@@ -52,6 +53,7 @@ struct sg_h2 {
   sg_h2_hooks hooks;
   h2_stream *streams; /* every stream not yet closed */
   size_t buffered;
+  size_t in_bytes;    /* request bytes held by streams not yet handed over */
   int failed;         /* the output hook failed: the connection is gone */
 };
 
@@ -100,7 +102,15 @@ void sg_h2_encode_message(const char *msg, char *out, size_t outlen) {
   out[o] = 0;
 }
 
+/* Keeps in_bytes up to date after a stream's request buffers changed. */
+static void recount(sg_h2 *h, h2_stream *s) {
+  h->in_bytes -= s->held;
+  s->held = (s->in ? s->in_len : 0) + (s->msg ? s->msg_len : 0);
+  h->in_bytes += s->held;
+}
+
 static void stream_free(sg_h2 *h, h2_stream *s) {
+  h->in_bytes -= s->held;
   if (s->prev) s->prev->next = s->next;
   else h->streams = s->next;
   if (s->next) s->next->prev = s->prev;
@@ -244,6 +254,7 @@ static void grpc_refuse(sg_h2 *h, h2_stream *s, int err, const char *fmt, ...) {
   free(s->in);
   s->in = NULL;
   s->in_len = s->in_cap = 0;
+  recount(h, s);
   sg_h2_finish(h, (uint32_t)s->id, sg_error_to_code(err), msg, NULL, 0);
 }
 
@@ -381,6 +392,7 @@ static void take_messages(sg_h2 *h, h2_stream *s) {
   if (s->rejected) return;
   memmove(s->in, s->in + off, s->in_len - off);
   s->in_len -= off;
+  recount(h, s);
 }
 
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *data,
@@ -400,6 +412,14 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
     size_t take = room > s->in_len ? room - s->in_len : 0;
     if (take > len) take = len;
     if (take == 0) take = len < GRPC_PREFIX ? len : GRPC_PREFIX;
+    /* HTTP/2 interleaves streams, so unlike frames many requests can be half
+     * sent at once: together they may hold twice the message limit */
+    size_t limit = 2 * (size_t)h->hooks.max_message(h->hooks.arg);
+    if (h->in_bytes + take > limit) {
+      grpc_refuse(h, s, SG_ETOOBIG,
+                  "requests not yet complete on this connection exceed %zu bytes", limit);
+      return 0;
+    }
     if (s->in_len + take > s->in_cap) {
       size_t cap = s->in_cap ? s->in_cap : 256;
       while (cap < s->in_len + take) cap *= 2;
@@ -413,6 +433,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
     }
     memcpy(s->in + s->in_len, data, take);
     s->in_len += take;
+    recount(h, s);
     data += take;
     len -= take;
     take_messages(h, s);
@@ -454,6 +475,7 @@ static void end_request(sg_h2 *h, h2_stream *s) {
   free(s->in);
   s->in = NULL;
   s->in_cap = s->in_len = 0;
+  recount(h, s);
   sg_h2_request req = {(uint32_t)s->id, s->path, s->has_auth ? s->auth : NULL, s->timeout_ms,
                        s->msg, s->msg_len};
   h->hooks.call(h->hooks.arg, &req);
@@ -462,6 +484,7 @@ static void end_request(sg_h2 *h, h2_stream *s) {
   if (s) {
     free(s->msg);
     s->msg = NULL;
+    recount(h, s);
   }
 }
 
