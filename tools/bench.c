@@ -37,6 +37,7 @@ static const char *const op_names[OP_N] = {"get", "list", "create", "update", "p
 typedef struct bench {
   const char *server;
   int connections, depth, seconds, json;
+  double rate; /* --rate: calls per second in all, sent on a schedule; 0: as fast as answered */
   int mix[OP_N];
   uint64_t max_worker_id;
   char town[16], unit[16];
@@ -61,6 +62,7 @@ typedef struct worker_thread {
   own_worker *own;
   size_t n_own, cap_own;
   pthread_t thread;
+  int index;
   uint64_t rng;
   lat lats[OP_N];
   uint64_t errors;
@@ -190,6 +192,46 @@ static int pick_op(worker_thread *w) {
   return OP_GET;
 }
 
+/*
+ * One answer back: its latency, and the bookkeeping of the workers this
+ * connection made (creates give workers to update; updates move their
+ * version on). Returns nonzero when the connection is gone.
+ */
+static int take_answer(worker_thread *w, inflight *fl, int *n, uint32_t got, int rc,
+                       ProtobufCMessage *resp, const sg_status *st) {
+  uint64_t t1 = sg_now_us();
+  for (int i = 0; i < *n; i++)
+    if (fl[i].id == got) {
+      if (rc == 0) lat_add(&w->lats[fl[i].op], t1 - fl[i].t0);
+      if (fl[i].op == OP_UPDATE) {
+        w->own[fl[i].own].busy = 0;
+        if (rc == 0) w->own[fl[i].own].version = ((Shegong__V1__Worker *)resp)->version;
+      } else if (fl[i].op == OP_CREATE && rc == 0) {
+        if (w->n_own == w->cap_own) {
+          size_t cap = w->cap_own ? w->cap_own * 2 : 64;
+          own_worker *g = realloc(w->own, cap * sizeof *g);
+          if (g) {
+            w->own = g;
+            w->cap_own = cap;
+          }
+        }
+        if (w->n_own < w->cap_own)
+          w->own[w->n_own++] = (own_worker){((Shegong__V1__Worker *)resp)->id,
+                                            ((Shegong__V1__Worker *)resp)->version, 0};
+      }
+      fl[i] = fl[--*n];
+      break;
+    }
+  if (rc) {
+    w->errors++;
+    if (!w->first_error[0])
+      snprintf(w->first_error, sizeof w->first_error, "%s: %s", sg_code_name(st->code), st->message);
+    return rc == SG_EUNAVAIL;
+  }
+  protobuf_c_message_free_unpacked(resp, NULL);
+  return 0;
+}
+
 static void *thread_main(void *arg) {
   worker_thread *w = arg;
   bench *b = w->b;
@@ -203,8 +245,17 @@ static void *thread_main(void *arg) {
   inflight *fl = calloc((size_t)b->depth, sizeof *fl);
   int n = 0;
   uint64_t end = b->start_us + (uint64_t)b->seconds * 1000000u;
+  /*
+   * With --rate, each connection sends on its own schedule, the connections
+   * staggered; a call's latency counts from when it was due, not from when
+   * it went out, so that a server that falls behind is charged for the wait
+   * (no coordinated omission).
+   */
+  double interval = b->rate > 0 ? 1e6 * b->connections / b->rate : 0;
+  double due = (double)b->start_us + interval * w->index / b->connections;
   for (;;) {
-    while (n < b->depth && sg_now_us() < end) {
+    uint64_t now = sg_now_us();
+    while (n < b->depth && now < end && (interval == 0 || (double)now >= due)) {
       int op = pick_op(w);
       uint32_t id;
       size_t own = 0;
@@ -212,44 +263,43 @@ static void *thread_main(void *arg) {
         w->errors++;
         goto out;
       }
-      fl[n++] = (inflight){id, op, sg_now_us(), own};
+      fl[n++] = (inflight){id, op, interval > 0 ? (uint64_t)due : sg_now_us(), own};
+      due += interval;
+      now = sg_now_us();
+    }
+    int wait_ms = 30000;
+    if (interval > 0 && now < end && n < b->depth) {
+      double left = due - (double)now;
+      if (n == 0 || left < 1000) {
+        /* nothing in flight: sleep until the next send; answers pending and under
+         * a millisecond to it: look for one, else sleep at most 100 µs, then again */
+        if (n) {
+          uint32_t got0;
+          ProtobufCMessage *r0 = NULL;
+          int rc0 = sg_call_recv_any(c, &got0, &r0, 0, &st);
+          if (rc0 == SG_ETIMEDOUT && got0 == 0) {
+            struct timespec ts = {0, (long)(left < 100 ? (left > 0 ? left : 0) : 100) * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+          }
+          if (take_answer(w, fl, &n, got0, rc0, r0, &st)) goto out;
+          continue;
+        }
+        uint64_t until = (uint64_t)due < end ? (uint64_t)due : end;
+        if (until > now) {
+          struct timespec ts = {(time_t)((until - now) / 1000000), (long)((until - now) % 1000000) * 1000};
+          nanosleep(&ts, NULL);
+        }
+        continue;
+      }
+      wait_ms = (int)(left / 1000);
     }
     if (n == 0) break;
     uint32_t got;
     ProtobufCMessage *resp;
-    int rc = sg_call_recv_any(c, &got, &resp, 30000, &st);
-    uint64_t t1 = sg_now_us();
-    for (int i = 0; i < n; i++)
-      if (fl[i].id == got) {
-        if (rc == 0) lat_add(&w->lats[fl[i].op], t1 - fl[i].t0);
-        /* creates give workers to update; updates move their version on */
-        if (fl[i].op == OP_UPDATE) {
-          w->own[fl[i].own].busy = 0;
-          if (rc == 0) w->own[fl[i].own].version = ((Shegong__V1__Worker *)resp)->version;
-        } else if (fl[i].op == OP_CREATE && rc == 0) {
-          if (w->n_own == w->cap_own) {
-            size_t cap = w->cap_own ? w->cap_own * 2 : 64;
-            own_worker *g = realloc(w->own, cap * sizeof *g);
-            if (g) {
-              w->own = g;
-              w->cap_own = cap;
-            }
-          }
-          if (w->n_own < w->cap_own)
-            w->own[w->n_own++] = (own_worker){((Shegong__V1__Worker *)resp)->id,
-                                              ((Shegong__V1__Worker *)resp)->version, 0};
-        }
-        fl[i] = fl[--n];
-        break;
-      }
-    if (rc) {
-      w->errors++;
-      if (!w->first_error[0])
-        snprintf(w->first_error, sizeof w->first_error, "%s: %s", sg_code_name(st.code), st.message);
-      if (rc == SG_EUNAVAIL) break;
-    } else {
-      protobuf_c_message_free_unpacked(resp, NULL);
-    }
+    int rc = sg_call_recv_any(c, &got, &resp, wait_ms, &st);
+    if (rc == SG_ETIMEDOUT && got == 0 && wait_ms < 30000) continue; /* time to send again */
+    if (take_answer(w, fl, &n, got, rc, resp, &st)) break;
   }
 out:
   free(fl);
@@ -517,7 +567,9 @@ int main(int argc, char **argv) {
       fprintf(a[0] && strcmp(a, "--help") == 0 ? stdout : stderr,
               "usage: shegong-bench [--server ADDR] [--connections N] [--depth D] [--seconds S]\n"
               "                     [--mix get=80,list=10,create=10,update=0,pull=0,snapshot=0]\n"
-              "                     [--server-pid PID] [--json]\n"
+              "                     [--server-pid PID] [--json] [--rate OPS_PER_SEC]\n"
+              "  --rate R   send R calls/s in all on a fixed schedule (at most --depth in flight\n"
+              "             per connection) and time each from when it was due\n"
               "       shegong-bench [--server ADDR] --sync-sizes   (snapshots of every town, a full\n"
               "                     district pull: the scale run's figures)\n");
       return strcmp(a, "--help") == 0 ? 0 : 2;
@@ -528,6 +580,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--connections") == 0) b.connections = atoi(v);
     else if (strcmp(a, "--depth") == 0) b.depth = atoi(v);
     else if (strcmp(a, "--seconds") == 0) b.seconds = atoi(v);
+    else if (strcmp(a, "--rate") == 0) b.rate = atof(v);
     else if (strcmp(a, "--mix") == 0) {
       if (parse_mix(v, b.mix)) {
         fprintf(stderr, "shegong-bench: --mix wants op=N,... with ops get, list, create, update, pull, snapshot\n");
@@ -539,8 +592,8 @@ int main(int argc, char **argv) {
     }
   }
   if (b.connections < 1 || b.connections > 256 || b.depth < 1 || b.depth > 1024 || b.seconds < 1 ||
-      b.seconds > 3600) {
-    fprintf(stderr, "shegong-bench: connections 1-256, depth 1-1024, seconds 1-3600\n");
+      b.seconds > 3600 || b.rate < 0 || b.rate > 1e7) {
+    fprintf(stderr, "shegong-bench: connections 1-256, depth 1-1024, seconds 1-3600, rate 0-10000000\n");
     return 2;
   }
   if (discover(&b)) return 1;
@@ -552,6 +605,7 @@ int main(int argc, char **argv) {
   b.start_us = sg_now_us();
   for (int i = 0; i < b.connections; i++) {
     w[i].b = &b;
+    w[i].index = i;
     w[i].rng = (uint64_t)i * 7919 + 1;
     pthread_create(&w[i].thread, NULL, thread_main, &w[i]);
   }
