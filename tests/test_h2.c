@@ -409,6 +409,144 @@ static void test_unfinished_requests_are_bounded(void **state) {
   hs_server_cleanup(&srv);
 }
 
+/* A body that is a run of reflection requests, sent as the window allows, never ended. */
+typedef struct run_body {
+  uint8_t *data;
+  size_t len, sent;
+} run_body;
+
+static ssize_t run_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                        nghttp2_data_source *src, void *user) {
+  (void)s;
+  (void)id;
+  (void)flags;
+  (void)user;
+  run_body *b = src->ptr;
+  if (b->sent == b->len) return NGHTTP2_ERR_DEFERRED;
+  size_t n = b->len - b->sent < len ? b->len - b->sent : len;
+  memcpy(buf, b->data + b->sent, n);
+  b->sent += n;
+  return (ssize_t)n;
+}
+
+static nghttp2_session *client_session(slow_peer *p, int window_zero) {
+  nghttp2_session_callbacks *cb;
+  assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_hdr);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+  nghttp2_option *opt;
+  assert_int_equal(nghttp2_option_new(&opt), 0);
+  nghttp2_option_set_no_auto_window_update(opt, window_zero);
+  nghttp2_session *session;
+  assert_int_equal(nghttp2_session_client_new2(&session, cb, p, opt), 0);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
+  assert_int_equal(nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, window_zero ? 1 : 0), 0);
+  return session;
+}
+
+static long server_rss_kib(const hs_server *srv) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)srv->pid);
+  FILE *f = fopen(path, "r");
+  long kib = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmRSS:", 6) == 0) kib = atol(line + 6);
+  if (f) fclose(f);
+  return kib;
+}
+
+/*
+ * Reflection needs no token and each small request has a large answer: a
+ * stranger with its window shut who keeps asking must meet the same limit
+ * on unread answers as any call (found by review: 2 GB in 8 s before).
+ */
+static void test_reflection_flood_is_bounded(void **state) {
+  (void)state;
+  hs_server srv;
+  int gport;
+  const char *more[] = {"--max-output-mib", "1", NULL};
+  assert_int_equal(grpc_start(&srv, &gport, more), 0);
+  long rss0 = server_rss_kib(&srv);
+  /* 4000 × file_containing_symbol "shegong.v1.Sync": some 80 MB of answers if unbounded */
+  static const uint8_t one[] = {0, 0, 0, 0, 17, 0x22, 15, 's', 'h', 'e', 'g', 'o', 'n', 'g',
+                                '.', 'v', '1', '.', 'S', 'y', 'n', 'c'};
+  run_body body = {malloc(4000 * sizeof one), 4000 * sizeof one, 0};
+  assert_non_null(body.data);
+  for (size_t i = 0; i < 4000; i++) memcpy(body.data + i * sizeof one, one, sizeof one);
+  slow_peer p = {.fd = raw_socket(gport, 0)};
+  nghttp2_session *session = client_session(&p, 1);
+#define H(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+  nghttp2_nv nva[] = {H(":method", "POST"), H(":scheme", "http"),
+                      H(":path", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
+                      H(":authority", "127.0.0.1"), H("content-type", "application/grpc")};
+#undef H
+  nghttp2_data_provider prd = {.source.ptr = &body, .read_callback = run_read};
+  assert_true(nghttp2_submit_request(session, NULL, nva, sizeof nva / sizeof *nva, &prd, NULL) > 0);
+  unsigned long long until = hs_now_ms() + 5000;
+  while (!p.eof && hs_now_ms() < until && body.sent < body.len) {
+    pump(session, &p, 20);
+    nghttp2_session_resume_data(session, 1);
+  }
+  pump(session, &p, 500); /* and let the server take it all in */
+  long rss1 = server_rss_kib(&srv);
+  /* the refusal is in trailers, behind answers the shut window holds back:
+   * the client never sees it; what shows is that the server stopped */
+  print_message("sent %zu of %zu bytes of requests; server RSS %ld -> %ld KiB\n", body.sent,
+                body.len, rss0, rss1);
+  assert_int_equal(body.sent, body.len);
+  assert_true(rss1 - rss0 < 40 * 1024); /* far from the 88 MB the answers would take */
+  nghttp2_session_del(session);
+  close(p.fd);
+  free(body.data);
+  hello_still_answered(&srv);
+  assert_int_equal(hs_server_stop(&srv), 0);
+  hs_server_cleanup(&srv);
+}
+
+/* An authenticated gRPC connection that leaves a request half sent is closed
+ * after --partial-frame-ms, as a native one with half a frame is. */
+static void test_unfinished_request_times_out(void **state) {
+  (void)state;
+  hs_server srv;
+  int gport;
+  const char *more[] = {"--partial-frame-ms", "500", NULL};
+  assert_int_equal(grpc_start(&srv, &gport, more), 0);
+  char secret[160], auth[200];
+  assert_int_equal(sg_read_token_file(srv.token_file, secret, sizeof secret, NULL), 0);
+  snprintf(auth, sizeof auth, "Bearer %s", secret);
+  slow_peer p = {.fd = raw_socket(gport, 0)};
+  nghttp2_session *session = client_session(&p, 0);
+#define H(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+  nghttp2_nv who[] = {H(":method", "POST"), H(":scheme", "http"),
+                      H(":path", "/shegong.v1.Tokens/WhoAmI"), H(":authority", "127.0.0.1"),
+                      H("content-type", "application/grpc"), H("authorization", auth)};
+#undef H
+  slow_peer *pp = &p;
+  pp->body_len = 5; /* an empty WhoAmIRequest */
+  nghttp2_data_provider prd = {.read_callback = body_read};
+  assert_true(nghttp2_submit_request(session, NULL, who, sizeof who / sizeof *who, &prd, NULL) > 0);
+  unsigned long long until = hs_now_ms() + 3000;
+  while (!p.eof && hs_now_ms() < until && p.closed < 1) pump(session, &p, 20);
+  assert_int_equal(p.closed, 1); /* answered: the connection is authenticated now */
+  half_body half = {0};
+  nghttp2_data_provider hp = {.source.ptr = &half, .read_callback = half_read};
+  assert_true(nghttp2_submit_request(session, NULL, who, sizeof who / sizeof *who, &hp, NULL) > 0);
+  unsigned long long t0 = hs_now_ms();
+  until = t0 + 5000;
+  while (!p.eof && hs_now_ms() < until) pump(session, &p, 20);
+  print_message("closed %llu ms after the half request\n", hs_now_ms() - t0);
+  assert_true(p.eof);
+  char *log = hs_server_read_log(&srv);
+  assert_non_null(strstr(log, "a request was left unfinished for 500 ms"));
+  free(log);
+  nghttp2_session_del(session);
+  close(p.fd);
+  assert_int_equal(hs_server_stop(&srv), 0);
+  hs_server_cleanup(&srv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_parse),
@@ -417,6 +555,8 @@ int main(void) {
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_peer_that_never_opens_its_window),
       cmocka_unit_test(test_unfinished_requests_are_bounded),
+      cmocka_unit_test(test_reflection_flood_is_bounded),
+      cmocka_unit_test(test_unfinished_request_times_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,12 +143,18 @@ __attribute__((format(printf, 4, 5))) static void send_error(sg_conn *c, uint32_
  * After authentication the same timer watches for a frame started and not
  * finished: a peer that sends half a frame and waits holds a buffer.
  */
+/* A request begun and not finished: half a frame, or (HTTP/2) unfinished streams. */
+static int partial_request(sg_conn *c) {
+  return c->h2 ? sg_h2_pending(c->h2) : sg_frame_decoder_pending(&c->dec);
+}
+
 static void on_partial_frame(uv_timer_t *t) {
   sg_conn *c = t->data;
-  if (c->closing || !sg_frame_decoder_pending(&c->dec)) return;
-  sg_info("closing %s: a frame was left unfinished for %u ms", c->peer,
+  if (c->closing || !partial_request(c)) return;
+  const char *what = c->h2 ? "a request" : "a frame";
+  sg_info("closing %s: %s was left unfinished for %u ms", c->peer, what,
           c->srv->limits.partial_frame_ms);
-  send_error(c, 0, SG_ETIMEDOUT, "a frame was left unfinished for %u ms",
+  send_error(c, 0, SG_ETIMEDOUT, "%s was left unfinished for %u ms", what,
              c->srv->limits.partial_frame_ms);
   sg_conn_close(c);
 }
@@ -156,7 +162,7 @@ static void on_partial_frame(uv_timer_t *t) {
 /* Arms or disarms the partial-frame timer after a read (authenticated connections). */
 static void watch_partial(sg_conn *c) {
   if (!c->authed || c->closing) return;
-  if (!sg_frame_decoder_pending(&c->dec)) {
+  if (!partial_request(c)) {
     uv_timer_stop(&c->linger);
   } else if (!uv_is_active((uv_handle_t *)&c->linger)) {
     uv_timer_start(&c->linger, on_partial_frame, c->srv->limits.partial_frame_ms, 0);
@@ -192,7 +198,8 @@ void sg_conn_close(sg_conn *c) {
   c->closing = 1;
   sg_conn_stop_reading(c);
   c->shutdown_req.data = c;
-  /* a gRPC peer is told to open no more streams; the ones begun may finish */
+  /* a gRPC peer is told that no more streams will be answered (the answers
+   * made so far go out first, as far as its flow-control window allows) */
   if (c->h2) sg_h2_goaway(c->h2, 0, NULL);
   flush_conn(c); /* shutdown waits for the writes already queued: queue ours */
   if (c->tls) {
@@ -221,6 +228,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void maybe_resume(sg_conn *c) {
   sg_server *srv = c->srv;
+  /* a gRPC connection is never paused: its stall clock stops here instead */
+  if (c->h2 && !c->closing && backlog(c) <= srv->limits.max_output_bytes / 2)
+    uv_timer_stop(&c->stall);
   if (c->reading || c->closing || srv->stopping) return;
   if (c->out_bytes > srv->limits.max_output_bytes / 2) return;
   uv_timer_stop(&c->stall);
@@ -927,6 +937,13 @@ static int h2_output(void *arg, const uint8_t *data, size_t n) {
   return rc ? rc : flush_tls(c);
 }
 
+/* Whether new work on this connection must wait for the peer to read (reflection asks). */
+static int h2_congested(void *arg) {
+  sg_conn *c = arg;
+  note_backlog(c);
+  return backlog(c) > c->srv->limits.max_output_bytes;
+}
+
 static uint32_t h2_max_message(void *arg) {
   sg_conn *c = arg;
   uint32_t m = c->srv->limits.max_frame;
@@ -1030,7 +1047,7 @@ void sg_conn_accept(sg_server *srv, int grpc) {
                                      ? srv->limits.max_frame
                                      : SG_PREAUTH_MAX_FRAME);
   if (grpc) {
-    sg_h2_hooks hooks = {c, h2_call, h2_cancel, h2_output, h2_max_message};
+    sg_h2_hooks hooks = {c, h2_call, h2_cancel, h2_output, h2_max_message, h2_congested};
     if (sg_h2_new(&c->h2, &hooks, srv->limits.max_in_flight < 256 ? srv->limits.max_in_flight : 256)) {
       sg_error("out of memory for an HTTP/2 session");
       c->h2 = NULL;
@@ -1059,8 +1076,13 @@ void sg_conn_accept(sg_server *srv, int grpc) {
   }
   if (srv->n_conns > srv->limits.max_connections) {
     sg_warn("refusing %s: %zu connections is the limit", c->peer, srv->n_conns - 1);
-    /* a TLS peer could not read a plain frame: it only sees the close */
-    if (!(grpc ? srv->grpc_tls : srv->tls)) send_error(c, 0, SG_EUNAVAIL, "server has too many connections");
+    /* a TLS peer could not read a plain frame (or HTTP/2 GOAWAY): it only sees the close */
+    if (!(grpc ? srv->grpc_tls : srv->tls)) {
+      send_error(c, 0, SG_EUNAVAIL, "server has too many connections");
+    } else if (c->h2) {
+      sg_h2_free(c->h2);
+      c->h2 = NULL;
+    }
     sg_conn_close(c);
     return;
   }

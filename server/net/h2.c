@@ -55,6 +55,7 @@ struct sg_h2 {
   size_t buffered;
   size_t in_bytes;    /* request bytes held by streams not yet handed over */
   int failed;         /* the output hook failed: the connection is gone */
+  int goaway;         /* sent: the first one says why */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -277,6 +278,8 @@ int sg_h2_flush(sg_h2 *h) {
 }
 
 void sg_h2_goaway(sg_h2 *h, int error, const char *why) {
+  if (h->goaway) return;
+  h->goaway = 1;
   const char *w = why ? why : "";
   nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(h->session),
@@ -285,6 +288,8 @@ void sg_h2_goaway(sg_h2 *h, int error, const char *why) {
 }
 
 size_t sg_h2_buffered(const sg_h2 *h) { return h->buffered; }
+
+int sg_h2_pending(const sg_h2 *h) { return h->in_bytes > 0; }
 
 int sg_h2_alive(const sg_h2 *h) {
   return !h->failed &&
@@ -366,6 +371,11 @@ static void take_messages(sg_h2 *h, h2_stream *s) {
     off += GRPC_PREFIX + len;
     s->n_msgs++;
     if (s->reflection) {
+      /* answered here, not through the connection: the same backpressure */
+      if (h->hooks.congested(h->hooks.arg)) {
+        grpc_refuse(h, s, SG_ENOMEM, "answers are waiting for this connection to read them");
+        return;
+      }
       uint8_t *ans = NULL;
       size_t alen = 0;
       int rc = sg_reflect_answer(m, len, &ans, &alen);
@@ -506,8 +516,10 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
   int running = s->dispatched && !s->finished;
   stream_free(h, s);
   nghttp2_session_set_stream_user_data(session, id, NULL);
-  /* a reset (the client's cancel or deadline) stops the call's work */
-  if (running && error_code != NGHTTP2_NO_ERROR) h->hooks.cancel(h->hooks.arg, (uint32_t)id);
+  /* closed before we finished it: a reset (the client's cancel or deadline,
+   * whatever its code) stops the call's work */
+  (void)error_code;
+  if (running) h->hooks.cancel(h->hooks.arg, (uint32_t)id);
   return 0;
 }
 

@@ -40,6 +40,9 @@ typedef struct sg_h2_hooks {
   int (*output)(void *arg, const uint8_t *data, size_t n);
   /* The largest request message taken now (lower before authentication). */
   uint32_t (*max_message)(void *arg);
+  /* True while the connection's unread answers are over its limit: work
+   * answered here (reflection) is then refused rather than queued. */
+  int (*congested)(void *arg);
 } sg_h2_hooks;
 
 /* A server session; max_streams is announced as SETTINGS_MAX_CONCURRENT_STREAMS. */
@@ -69,11 +72,15 @@ int sg_h2_message(sg_h2 *h, uint32_t stream_id, const uint8_t *msg, size_t n);
 int sg_h2_finish(sg_h2 *h, uint32_t stream_id, int code, const char *message,
                  const uint8_t *status_bin, size_t status_len);
 
-/* Ends the session: GOAWAY (code 0, or 2 INTERNAL_ERROR), streams begun still finish. */
+/* Ends the session: one GOAWAY (code 0, or 2 INTERNAL_ERROR; a second call does
+ * nothing), then no new stream is taken; answers already made still go out. */
 void sg_h2_goaway(sg_h2 *h, int error, const char *why);
 
 /* Hands what nghttp2 may send now to the output hook. 0, or nonzero when output failed. */
 int sg_h2_flush(sg_h2 *h);
+
+/* True while some request is begun and not complete (the partial-request timer). */
+int sg_h2_pending(const sg_h2 *h);
 
 /* Response bytes waiting in streams for the peer's flow-control window. */
 size_t sg_h2_buffered(const sg_h2 *h);

@@ -57,7 +57,9 @@ fail:
   return SG_EINVAL;
 }
 
-/* gRPC clients offer h2 and nothing else will do: a peer without it is refused. */
+/* gRPC clients offer h2 and nothing else will do: a peer that offers ALPN without
+ * h2 is refused. A peer that sends no ALPN at all is let through (OpenSSL does
+ * not call this) and then fails at the HTTP/2 preface. */
 static int select_h2(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                      const unsigned char *in, unsigned int inlen, void *arg) {
   (void)ssl;

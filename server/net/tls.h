@@ -19,7 +19,7 @@ typedef struct sg_tls_conn sg_tls_conn;
 int sg_tls_server_ctx(sg_tls_ctx **out, const char *cert_file, const char *key_file, char *why,
                       size_t whylen);
 void sg_tls_ctx_free(sg_tls_ctx *ctx);
-/* Makes the context negotiate ALPN "h2" and refuse peers that do not offer it. */
+/* Makes the context negotiate ALPN "h2" and refuse peers whose ALPN list lacks it. */
 void sg_tls_ctx_alpn_h2(sg_tls_ctx *ctx);
 
 int sg_tls_conn_new(sg_tls_conn **out, sg_tls_ctx *ctx);

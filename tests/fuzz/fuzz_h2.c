@@ -34,6 +34,11 @@ static int on_output(void *arg, const uint8_t *data, size_t n) {
   return 0;
 }
 
+static int congested(void *arg) {
+  fuzz_conn *c = arg;
+  return sg_h2_buffered(c->h2) > (1u << 20);
+}
+
 static uint32_t max_message(void *arg) {
   (void)arg;
   return 1u << 16;
@@ -44,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
   fuzz_conn c = {0};
-  sg_h2_hooks hooks = {&c, on_call, on_cancel, on_output, max_message};
+  sg_h2_hooks hooks = {&c, on_call, on_cancel, on_output, max_message, congested};
   if (sg_h2_new(&c.h2, &hooks, 64) != 0) return 0;
   size_t off = 1;
   unsigned step = data[0] ? data[0] : 1;
