@@ -19,11 +19,12 @@ if [ -f "$DATA/shegongd.pid" ] && kill -0 "$(cat "$DATA/shegongd.pid")" 2>/dev/n
   kill "$(cat "$DATA/shegongd.pid")"
   while kill -0 "$(cat "$DATA/shegongd.pid")" 2>/dev/null; do sleep 0.1; done
 fi
-rm -f "$DATA/port"
+rm -f "$DATA/port" "$DATA/grpc-port"
 LISTEN=${SHEGONG_LISTEN:-127.0.0.1:7420}
-echo "==> starting shegongd on $LISTEN, data in $DATA/ (log: $DATA/shegongd.log)"
+GRPC_LISTEN=${SHEGONG_GRPC_LISTEN:-127.0.0.1:7421}
+echo "==> starting shegongd on $LISTEN (gRPC on $GRPC_LISTEN), data in $DATA/ (log: $DATA/shegongd.log)"
 nohup "$BUILD/shegongd" --data "$DATA/db" --listen "$LISTEN" --port-file "$DATA/port" \
-  >"$DATA/shegongd.log" 2>&1 &
+  --grpc-listen "$GRPC_LISTEN" --grpc-port-file "$DATA/grpc-port" >"$DATA/shegongd.log" 2>&1 &
 echo $! >"$DATA/shegongd.pid"
 for _ in $(seq 100); do [ -s "$DATA/port" ] && break; sleep 0.1; done
 if [ ! -s "$DATA/port" ]; then
@@ -57,7 +58,8 @@ echo "==> shegong report eligibility --town 320602001 --as-of 2025-12-31   (pay 
 "$BUILD/shegong" report eligibility --town 320602001 --as-of 2025-12-31 | head -6
 echo "..."
 echo
-echo "shegongd is still running (pid $(cat "$DATA/shegongd.pid")) at $SHEGONG_SERVER."
+echo "shegongd is still running (pid $(cat "$DATA/shegongd.pid")) at $SHEGONG_SERVER,"
+echo "and serves the same methods to stock gRPC clients at ${GRPC_LISTEN%:*}:$(cat "$DATA/grpc-port") (docs/PROTOCOL.md §13)."
 echo "Try: export SHEGONG_SERVER=$SHEGONG_SERVER SHEGONG_TOKEN_FILE=$SHEGONG_TOKEN_FILE"
 echo "     $BUILD/shegong -o json worker show 1"
 echo "Stop it with: kill \$(cat $DATA/shegongd.pid)"
