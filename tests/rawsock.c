@@ -90,3 +90,16 @@ void raw_read(int fd, raw_in *in, size_t want, int until_eof, int timeout_ms) {
     assert_int_equal(frc, 0);
   }
 }
+
+int raw_closed_within(int fd, int ms) {
+  unsigned long long end = hs_now_ms() + (unsigned long long)ms;
+  char buf[4096];
+  while (hs_now_ms() < end) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 50) > 0) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return 1;
+    }
+  }
+  return 0;
+}

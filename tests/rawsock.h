@@ -16,6 +16,9 @@
  * receive buffer before connecting, so that the advertised window is small too. */
 int raw_socket(int port, int rcvbuf);
 
+/* True when the peer has closed fd (EOF or reset) within ms; what it sent first is discarded. */
+int raw_closed_within(int fd, int ms);
+
 /* Sends all of data (asserting). */
 void raw_send(int fd, const void *data, size_t len);
 

@@ -155,19 +155,6 @@ static int grpc_start(hs_server *srv, int *gport, const char *const *more) {
   return 0;
 }
 
-/* True when the server has closed fd within ms (whatever it sent first). */
-static int closed_within(int fd, int ms) {
-  unsigned long long end = hs_now_ms() + (unsigned long long)ms;
-  char buf[4096];
-  while (hs_now_ms() < end) {
-    struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, 50) > 0) {
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) return 1;
-    }
-  }
-  return 0;
-}
 
 static void hello_still_answered(hs_server *srv) {
   sg_client *c;
@@ -201,7 +188,7 @@ static void test_garbage(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     int fd = raw_socket(gport, 0);
     raw_send(fd, bad[i].d, bad[i].n);
-    assert_true(closed_within(fd, 5000));
+    assert_true(raw_closed_within(fd, 5000));
     close(fd);
   }
   hello_still_answered(&srv);

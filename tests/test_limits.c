@@ -30,19 +30,6 @@
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
 
-/* True when the server has closed fd (EOF or reset) within ms. */
-static int closed_within(int fd, int ms) {
-  unsigned long long end = hs_now_ms() + (unsigned long long)ms;
-  char buf[4096];
-  while (hs_now_ms() < end) {
-    struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, 50) > 0) {
-      ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) return 1;
-    }
-  }
-  return 0;
-}
 
 /* A frame with the admin token for method and payload, as the library would send it. */
 static size_t auth_frame_with(uint32_t call_id, const char *method, const uint8_t *payload,
@@ -112,9 +99,9 @@ static void test_hostile_crowd(void **state) {
                 worst);
   assert_true(worst < 1000);
   /* garbage is cut off at once; the silent and the half-sent go at the pre-auth idle limit */
-  for (int i = 1; i < crowd; i += 3) assert_true(closed_within(fds[i], 2000));
-  for (int i = 0; i < crowd; i += 3) assert_true(closed_within(fds[i], 15000));
-  for (int i = 2; i < crowd; i += 3) assert_true(closed_within(fds[i], 5000));
+  for (int i = 1; i < crowd; i += 3) assert_true(raw_closed_within(fds[i], 2000));
+  for (int i = 0; i < crowd; i += 3) assert_true(raw_closed_within(fds[i], 15000));
+  for (int i = 2; i < crowd; i += 3) assert_true(raw_closed_within(fds[i], 5000));
   for (int i = 0; i < crowd; i++) close(fds[i]);
   free(fds);
   sg_client_close(c);
@@ -160,7 +147,7 @@ static void test_partial_frame_after_auth(void **state) {
   n = auth_frame(2, "/shegong.v1.Tokens/WhoAmI", buf, sizeof buf);
   assert_int_equal(send(fd, buf, n / 2, MSG_NOSIGNAL), (ssize_t)(n / 2));
   unsigned long long t0 = hs_now_ms();
-  assert_true(closed_within(fd, 5000));
+  assert_true(raw_closed_within(fd, 5000));
   unsigned long long dt = hs_now_ms() - t0;
   assert_true(dt >= 200 && dt < 3000);
   close(fd);
@@ -213,7 +200,7 @@ static void test_peer_that_never_reads(void **state) {
         assert_int_equal(sg_call(c, "Admin/Hello", &h.base, &resp, 5000, &st), 0);
         protobuf_c_message_free_unpacked(resp, NULL);
       }
-      if (closed_within(fd, 3000)) {
+      if (raw_closed_within(fd, 3000)) {
         cut = 1;
         break;
       }
