@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -125,13 +127,33 @@ int sg_auth_service_grantable(const char *path) {
 
 int sg_auth_has_rule(const char *path) { return acl_roles(path) != NULL; }
 
+/* Each dispatch entry's rule, found once: every call asks, and a scan of the
+ * table by path was 4 % of the server's time on pipelined reads. */
+static const unsigned **acl_index;
+static size_t acl_index_n;
+static pthread_once_t acl_index_once = PTHREAD_ONCE_INIT;
+
+static void build_acl_index(void) {
+  size_t n = sg_dispatch_count();
+  acl_index = calloc(n ? n : 1, sizeof *acl_index);
+  if (!acl_index) return; /* acl_for_entry falls back to the scan */
+  for (size_t i = 0; i < n; i++) acl_index[i] = acl_roles(sg_dispatch_at(i)->info->path);
+  acl_index_n = n;
+}
+
+static const unsigned *acl_for_entry(const sg_dispatch_entry *e) {
+  pthread_once(&acl_index_once, build_acl_index);
+  size_t i = sg_dispatch_index(e);
+  return i < acl_index_n ? acl_index[i] : acl_roles(e->info->path);
+}
+
 int sg_auth_allowed(const sg_principal *p, const sg_dispatch_entry *e) {
   if (p->role == SHEGONG__V1__PRINCIPAL_ROLE__SERVICE &&
       strcmp(e->info->path, "/shegong.v1.Tokens/WhoAmI") != 0) {
     size_t i = sg_dispatch_index(e);
     return i < 128 && (p->methods[i / 64] >> (i % 64) & 1);
   }
-  const unsigned *roles = acl_roles(e->info->path);
+  const unsigned *roles = acl_for_entry(e);
   return roles && p->role > 0 && p->role < 32 && (*roles >> p->role & 1);
 }
 
