@@ -15,15 +15,22 @@
  * unique ID numbers in the first community of the first town. Expects a
  * loaded district (shegong-demo). Speed is measured here, never asserted.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "shegong.h"
 #include "shegong/v1/sync.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
@@ -38,6 +45,7 @@ typedef struct bench {
   const char *server;
   int connections, depth, seconds, json;
   double rate; /* --rate: calls per second in all, sent on a schedule; 0: as fast as answered */
+  int loop;    /* --loop: one thread, non-blocking sockets, raw frames (reads only) */
   int mix[OP_N];
   uint64_t max_worker_id;
   char town[16], unit[16];
@@ -308,6 +316,200 @@ out:
   return NULL;
 }
 
+/* ---- --loop: every connection on one thread, as redis-benchmark does ----
+ *
+ * The default client is a thread per connection over libshegong, which on a
+ * small machine costs as much CPU as the server it measures. This one keeps
+ * every connection in one epoll loop, sends pre-built frames and decodes
+ * only the answers' headers, so that pipelined reads measure the server. */
+
+typedef struct lcall {
+  uint32_t id;
+  uint64_t t0;
+} lcall;
+
+typedef struct lconn {
+  int fd;
+  sg_frame_decoder dec;
+  uint8_t *out;
+  size_t out_len, out_off, out_cap;
+  uint32_t next_id;
+  lcall *fl;
+  int n;
+  int want_out;
+  struct loop_ctx *lc;
+} lconn;
+
+typedef struct loop_ctx {
+  bench *b;
+  worker_thread *w;
+  const char *auth;
+  uint64_t end;
+  int ep;
+} loop_ctx;
+
+static int lconn_queue_get(lconn *c) {
+  loop_ctx *lc = c->lc;
+  Shegong__V1__GetWorkerRequest r = SHEGONG__V1__GET_WORKER_REQUEST__INIT;
+  r.id = 1 + next_rand(&lc->w->rng) % lc->b->max_worker_id;
+  uint8_t payload[16];
+  size_t plen = protobuf_c_message_pack(&r.base, payload);
+  Shegong__V1__Metadata md = SHEGONG__V1__METADATA__INIT, *mdp = &md;
+  md.key = "authorization";
+  md.value = (char *)lc->auth;
+  sg_frame f = SHEGONG__V1__FRAME__INIT;
+  f.call_id = c->next_id++;
+  if (c->next_id == 0) c->next_id = 1;
+  f.method = "/shegong.v1.Workers/Get";
+  f.flags = SG_FLAG_END_STREAM;
+  f.n_metadata = 1;
+  f.metadata = &mdp;
+  f.payload.data = payload;
+  f.payload.len = plen;
+  size_t n = sg_frame_wire_size(&f);
+  if (c->out_len + n > c->out_cap) {
+    size_t cap = c->out_cap ? c->out_cap * 2 : 65536;
+    while (cap < c->out_len + n) cap *= 2;
+    uint8_t *o = realloc(c->out, cap);
+    if (!o) return -1;
+    c->out = o;
+    c->out_cap = cap;
+  }
+  sg_frame_write(&f, c->out + c->out_len);
+  c->out_len += n;
+  c->fl[c->n++] = (lcall){f.call_id, sg_now_us()};
+  return 0;
+}
+
+static int lconn_flush(lconn *c) {
+  while (c->out_off < c->out_len) {
+    ssize_t k = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (k <= 0) return -1;
+    c->out_off += (size_t)k;
+  }
+  if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+  int want = c->out_len > 0;
+  if (want != c->want_out) {
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(c->lc->ep, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = want;
+  }
+  return 0;
+}
+
+static int lconn_answer(void *arg, sg_frame *f) {
+  lconn *c = arg;
+  worker_thread *w = c->lc->w;
+  uint64_t t1 = sg_now_us();
+  for (int i = 0; i < c->n; i++)
+    if (c->fl[i].id == f->call_id) {
+      if (f->status && f->status->code == 0) {
+        lat_add(&w->lats[OP_GET], t1 - c->fl[i].t0);
+      } else {
+        w->errors++;
+        if (!w->first_error[0])
+          snprintf(w->first_error, sizeof w->first_error, "code %d: %s",
+                   f->status ? (int)f->status->code : -1,
+                   f->status && f->status->message ? f->status->message : "");
+      }
+      c->fl[i] = c->fl[--c->n];
+      break;
+    }
+  sg_frame_free(f);
+  if (t1 < c->lc->end && lconn_queue_get(c) != 0) return -1;
+  return 0;
+}
+
+static int run_loop(bench *b, worker_thread *w) {
+  const char *server = b->server ? b->server : SG_DEFAULT_SERVER;
+  char host[64];
+  const char *colon = strrchr(server, ':');
+  if (!colon || (size_t)(colon - server) >= sizeof host || getenv("SHEGONG_TLS_CA")) {
+    snprintf(w->first_error, sizeof w->first_error, "--loop wants a plain HOST:PORT server");
+    w->errors++;
+    return -1;
+  }
+  memcpy(host, server, (size_t)(colon - server));
+  host[colon - server] = 0;
+  char secret[160] = "", auth[200];
+  const char *env = getenv("SHEGONG_TOKEN"), *file = getenv("SHEGONG_TOKEN_FILE");
+  if (env) snprintf(secret, sizeof secret, "%s", env);
+  else if (file && sg_read_token_file(file, secret, sizeof secret, NULL) != 0) secret[0] = 0;
+  snprintf(auth, sizeof auth, "Bearer %s", secret);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+    snprintf(w->first_error, sizeof w->first_error, "--loop wants an IPv4 address, not %s", host);
+    w->errors++;
+    return -1;
+  }
+  loop_ctx lc = {b, w, auth, b->start_us + (uint64_t)b->seconds * 1000000u, epoll_create1(0)};
+  lconn *cs = calloc((size_t)b->connections, sizeof *cs);
+  int rc = -1;
+  if (!cs || lc.ep < 0) goto out;
+  for (int i = 0; i < b->connections; i++) {
+    lconn *c = &cs[i];
+    c->lc = &lc;
+    c->next_id = 1;
+    c->fl = calloc((size_t)b->depth, sizeof *c->fl);
+    sg_frame_decoder_init(&c->dec, SG_FRAME_MAX_DEFAULT);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    if (!c->fl || c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+      snprintf(w->first_error, sizeof w->first_error, "connect: %s", strerror(errno));
+      w->errors++;
+      goto out;
+    }
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(lc.ep, EPOLL_CTL_ADD, c->fd, &ev);
+    for (int k = 0; k < b->depth; k++)
+      if (lconn_queue_get(c) != 0) goto out;
+    if (lconn_flush(c) != 0) goto out;
+  }
+  static uint8_t buf[1 << 16];
+  for (;;) {
+    int open_calls = 0;
+    for (int i = 0; i < b->connections; i++) open_calls += cs[i].n;
+    if (open_calls == 0 || sg_now_us() > lc.end + 30000000u) break;
+    struct epoll_event evs[64];
+    int k = epoll_wait(lc.ep, evs, 64, 100);
+    for (int e = 0; e < k; e++) {
+      lconn *c = evs[e].data.ptr;
+      if (evs[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        for (;;) {
+          ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+          if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+          if (r <= 0) {
+            snprintf(w->first_error, sizeof w->first_error, "the server closed a connection");
+            w->errors++;
+            goto out;
+          }
+          char why[160];
+          if (sg_frame_decoder_feed(&c->dec, buf, (size_t)r, lconn_answer, c, why, sizeof why) != 0) {
+            snprintf(w->first_error, sizeof w->first_error, "bad answer: %s", why);
+            w->errors++;
+            goto out;
+          }
+        }
+      }
+      if (lconn_flush(c) != 0) goto out;
+    }
+  }
+  rc = 0;
+out:
+  for (int i = 0; cs && i < b->connections; i++) {
+    if (cs[i].fd > 0) close(cs[i].fd);
+    sg_frame_decoder_free(&cs[i].dec);
+    free(cs[i].out);
+    free(cs[i].fl);
+  }
+  free(cs);
+  if (lc.ep >= 0) close(lc.ep);
+  return rc;
+}
+
 /* The server's user+system CPU seconds, from /proc; -1 if unknown. */
 static double server_cpu(long pid) {
   if (pid <= 0) return -1;
@@ -562,12 +764,15 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--json") == 0) { b.json = 1; continue; }
+    if (strcmp(a, "--loop") == 0) { b.loop = 1; continue; }
     if (strcmp(a, "--sync-sizes") == 0) return measure_sync(b.server ? b.server : SG_DEFAULT_SERVER);
     if (strcmp(a, "--help") == 0 || !v) {
       fprintf(a[0] && strcmp(a, "--help") == 0 ? stdout : stderr,
               "usage: shegong-bench [--server ADDR] [--connections N] [--depth D] [--seconds S]\n"
               "                     [--mix get=80,list=10,create=10,update=0,pull=0,snapshot=0]\n"
-              "                     [--server-pid PID] [--json] [--rate OPS_PER_SEC]\n"
+              "                     [--server-pid PID] [--json] [--rate OPS_PER_SEC] [--loop]\n"
+              "  --loop     one thread drives every connection (non-blocking, raw frames), as\n"
+              "             redis-benchmark does: Workers/Get only, plain TCP, no --rate\n"
               "  --rate R   send R calls/s in all on a fixed schedule (at most --depth in flight\n"
               "             per connection) and time each from when it was due\n"
               "       shegong-bench [--server ADDR] --sync-sizes   (snapshots of every town, a full\n"
@@ -596,6 +801,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "shegong-bench: connections 1-256, depth 1-1024, seconds 1-3600, rate 0-10000000\n");
     return 2;
   }
+  if (b.loop) {
+    for (int op = 0; op < OP_N; op++)
+      if (op != OP_GET && b.mix[op]) b.mix[op] = 0;
+    if (b.rate > 0) {
+      fprintf(stderr, "shegong-bench: --loop does not take --rate\n");
+      return 2;
+    }
+    b.mix[OP_GET] = 100;
+  }
   if (discover(&b)) return 1;
   /* a random start in the ID-number space, so that runs do not collide */
   uint64_t seed = sg_now_us() ^ (uint64_t)getpid() << 32;
@@ -607,9 +821,11 @@ int main(int argc, char **argv) {
     w[i].b = &b;
     w[i].index = i;
     w[i].rng = (uint64_t)i * 7919 + 1;
-    pthread_create(&w[i].thread, NULL, thread_main, &w[i]);
+    if (!b.loop) pthread_create(&w[i].thread, NULL, thread_main, &w[i]);
   }
-  for (int i = 0; i < b.connections; i++) pthread_join(w[i].thread, NULL);
+  if (b.loop) run_loop(&b, &w[0]);
+  else
+    for (int i = 0; i < b.connections; i++) pthread_join(w[i].thread, NULL);
   double secs = (double)(sg_now_us() - b.start_us) / 1e6;
   double cpu1 = server_cpu(b.server_pid), rss = server_peak_rss(b.server_pid);
   double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
