@@ -204,6 +204,7 @@ int sg_auth_authenticate(sg_store *s, MDB_txn *txn, const char *authorization, c
     out->role = t->role;
     out->pii = t->pii;
     snprintf(out->town_code, sizeof out->town_code, "%s", t->town_code);
+    snprintf(out->expires_at, sizeof out->expires_at, "%s", t->expires_at);
     if (t->town_code[0]) {
       rc = sg_index_get_id(txn, s->units_by_code, t->town_code, strlen(t->town_code),
                            &out->town_id);

@@ -25,6 +25,7 @@ typedef struct sg_principal {
   char town_code[16];
   int pii;
   uint64_t methods[2];  /* SERVICE: bit i = sg_dispatch_at(i) allowed */
+  char expires_at[32];  /* the token's, RFC 3339 UTC; empty: never */
 } sg_principal;
 
 /*
