@@ -622,6 +622,8 @@ static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage
   *resp = NULL;
   if (got) *got = 0;
   uint64_t deadline = timeout_ms > 0 ? sg_now_ms() + (uint64_t)timeout_ms : 0;
+  /* any call, timeout < 0: what has arrived, after one read that does not wait */
+  int nowait = !want && timeout_ms < 0, looked = 0;
   for (;;) {
     for (size_t i = 0; i < c->n_calls; i++) {
       pending *p = &c->calls[i];
@@ -644,6 +646,12 @@ static int wait_for(sg_client *c, uint32_t want, uint32_t *got, ProtobufCMessage
       return broken_err(c, st);
     }
     int wait = remaining_ms(deadline);
+    if (nowait) wait = looked++ ? 0 : -2;
+    if (wait == -2) {
+      int rc = pump(c, 0);
+      if (rc && rc != SG_ETIMEDOUT && !c->broken) return fail(st, rc, "%s%s", sg_strerror(rc), NULL);
+      continue;
+    }
     if (wait == 0) {
       /* waiting for any answer gives up on none: the calls stay in flight */
       if (!want) return fail(st, SG_ETIMEDOUT, "no answer within %s ms%s", "the wait's", NULL);

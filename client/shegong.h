@@ -105,7 +105,8 @@ int sg_call_recv(sg_client *c, uint32_t call_id, ProtobufCMessage **resp, int ti
  * Returns as sg_call_recv(). A stream that ends here is over: messages of
  * it not yet taken with sg_stream_next are dropped. On SG_ETIMEDOUT,
  * *call_id is 0 and every call stays in flight. SG_ENOTFOUND when no call
- * is in flight.
+ * is in flight. timeout_ms < 0 does not wait: an answer already received,
+ * or one the socket holds now, else SG_ETIMEDOUT at once.
  */
 int sg_call_recv_any(sg_client *c, uint32_t *call_id, ProtobufCMessage **resp, int timeout_ms,
                      sg_status *st);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,12 @@ int sg_auth_service_grantable(const char *path) {
 }
 
 int sg_auth_has_rule(const char *path) { return acl_roles(path) != NULL; }
+
+static atomic_uint_fast64_t token_generation;
+
+uint64_t sg_auth_generation(void) { return atomic_load(&token_generation); }
+
+void sg_auth_tokens_changed(void) { atomic_fetch_add(&token_generation, 1); }
 
 /* Each dispatch entry's rule, found once: every call asks, and a scan of the
  * table by path was 4 % of the server's time on pipelined reads. */

@@ -34,6 +34,15 @@ typedef struct sg_principal {
  * table's key.
  */
 void sg_auth_new_secret(char out[64]);
+
+/*
+ * A count of token changes. The writer bumps it as soon as a batch holding a
+ * Tokens write has committed (before anyone is answered); a connection that
+ * keeps a principal (conn.c, admit) trusts it only while the count is the one
+ * it read before authenticating.
+ */
+uint64_t sg_auth_generation(void);
+void sg_auth_tokens_changed(void);
 void sg_auth_digest(const sg_store *s, const char *secret, uint8_t out[32]);
 
 /*

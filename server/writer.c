@@ -118,6 +118,12 @@ static void run_batch(sg_writer *w, sg_job *batch) {
       rc = mdb_txn_commit(txn);
       txn = NULL;
       err = rc ? sg_store_commit_err(w->store, rc, "commit batch") : 0;
+      /* a token made or revoked: cached principals go at once, not when answered */
+      for (sg_job *j = batch; !err && j; j = j->next)
+        if (j->entry && j->rc == 0 && strncmp(j->entry->info->path, "/shegong.v1.Tokens/", 19) == 0) {
+          sg_auth_tokens_changed();
+          break;
+        }
     } else {
       mdb_txn_abort(txn);
       txn = NULL;

@@ -53,6 +53,9 @@ typedef struct bench {
   long server_pid;
   atomic_uint_fast64_t next_seq;
   uint64_t start_us;
+  /* every connection is made before the clock starts: a schedule (--rate)
+   * must not charge the server for the clients' own connecting */
+  pthread_barrier_t connected, started;
 } bench;
 
 typedef struct lat {
@@ -74,6 +77,7 @@ typedef struct worker_thread {
   uint64_t rng;
   lat lats[OP_N];
   uint64_t errors;
+  uint64_t unsent; /* --rate: calls that fell due and were never sent */
   char first_error[320];
 } worker_thread;
 
@@ -245,11 +249,14 @@ static void *thread_main(void *arg) {
   bench *b = w->b;
   sg_client *c;
   sg_status st;
-  if (sg_client_connect(&c, b->server, 5000, &st) != 0) {
+  int connected = sg_client_connect(&c, b->server, 5000, &st) == 0;
+  if (!connected) {
     snprintf(w->first_error, sizeof w->first_error, "connect: %s", st.message);
     w->errors++;
-    return NULL;
   }
+  if (pthread_barrier_wait(&b->connected) == PTHREAD_BARRIER_SERIAL_THREAD) b->start_us = sg_now_us();
+  pthread_barrier_wait(&b->started);
+  if (!connected) return NULL;
   inflight *fl = calloc((size_t)b->depth, sizeof *fl);
   int n = 0;
   uint64_t end = b->start_us + (uint64_t)b->seconds * 1000000u;
@@ -284,7 +291,7 @@ static void *thread_main(void *arg) {
         if (n) {
           uint32_t got0;
           ProtobufCMessage *r0 = NULL;
-          int rc0 = sg_call_recv_any(c, &got0, &r0, 0, &st);
+          int rc0 = sg_call_recv_any(c, &got0, &r0, -1, &st); /* -1: no waiting */
           if (rc0 == SG_ETIMEDOUT && got0 == 0) {
             struct timespec ts = {0, (long)(left < 100 ? (left > 0 ? left : 0) : 100) * 1000};
             nanosleep(&ts, NULL);
@@ -300,7 +307,9 @@ static void *thread_main(void *arg) {
         }
         continue;
       }
-      wait_ms = (int)(left / 1000);
+      double cap = (double)(end - now) / 1000 + 1;
+      wait_ms = (int)(left / 1000 < cap ? left / 1000 : cap);
+      if (wait_ms > 29999) wait_ms = 29999;
     }
     if (n == 0) break;
     uint32_t got;
@@ -310,6 +319,7 @@ static void *thread_main(void *arg) {
     if (take_answer(w, fl, &n, got, rc, resp, &st)) break;
   }
 out:
+  if (interval > 0 && due < (double)end) w->unsent += (uint64_t)(((double)end - due) / interval) + 1;
   free(fl);
   free(w->own);
   sg_client_close(c);
@@ -402,22 +412,26 @@ static int lconn_answer(void *arg, sg_frame *f) {
   lconn *c = arg;
   worker_thread *w = c->lc->w;
   uint64_t t1 = sg_now_us();
-  for (int i = 0; i < c->n; i++)
+  int matched = 0;
+  for (int i = 0; (f->flags & SG_FLAG_END_STREAM) && i < c->n; i++)
     if (c->fl[i].id == f->call_id) {
-      if (f->status && f->status->code == 0) {
-        lat_add(&w->lats[OP_GET], t1 - c->fl[i].t0);
-      } else {
-        w->errors++;
-        if (!w->first_error[0])
-          snprintf(w->first_error, sizeof w->first_error, "code %d: %s",
-                   f->status ? (int)f->status->code : -1,
-                   f->status && f->status->message ? f->status->message : "");
-      }
+      matched = 1;
+      if (f->status && f->status->code == 0) lat_add(&w->lats[OP_GET], t1 - c->fl[i].t0);
+      else w->errors++;
       c->fl[i] = c->fl[--c->n];
       break;
     }
+  if (!matched || !f->status || f->status->code != 0) {
+    /* an error, or a frame for no call of ours (call 0: the connection's end) */
+    if (!matched) w->errors++;
+    if (!w->first_error[0])
+      snprintf(w->first_error, sizeof w->first_error, "call %u: code %d: %s", f->call_id,
+               f->status ? (int)f->status->code : -1,
+               f->status && f->status->message ? f->status->message : "");
+  }
   sg_frame_free(f);
-  if (t1 < c->lc->end && lconn_queue_get(c) != 0) return -1;
+  /* one answer out, one call in: never more than --depth in flight */
+  if (matched && t1 < c->lc->end && lconn_queue_get(c) != 0) return -1;
   return 0;
 }
 
@@ -468,6 +482,9 @@ static int run_loop(bench *b, worker_thread *w) {
       if (lconn_queue_get(c) != 0) goto out;
     if (lconn_flush(c) != 0) goto out;
   }
+  /* the clock starts once every connection is made */
+  b->start_us = sg_now_us();
+  lc.end = b->start_us + (uint64_t)b->seconds * 1000000u;
   static uint8_t buf[1 << 16];
   for (;;) {
     int open_calls = 0;
@@ -498,6 +515,7 @@ static int run_loop(bench *b, worker_thread *w) {
     }
   }
   rc = 0;
+  for (int i = 0; i < b->connections; i++) w->errors += (uint64_t)cs[i].n; /* never answered */
 out:
   for (int i = 0; cs && i < b->connections; i++) {
     if (cs[i].fd > 0) close(cs[i].fd);
@@ -797,8 +815,8 @@ int main(int argc, char **argv) {
     }
   }
   if (b.connections < 1 || b.connections > 256 || b.depth < 1 || b.depth > 1024 || b.seconds < 1 ||
-      b.seconds > 3600 || b.rate < 0 || b.rate > 1e7) {
-    fprintf(stderr, "shegong-bench: connections 1-256, depth 1-1024, seconds 1-3600, rate 0-10000000\n");
+      b.seconds > 3600 || !(b.rate == 0 || (b.rate >= 0.01 && b.rate <= 1e7))) {
+    fprintf(stderr, "shegong-bench: connections 1-256, depth 1-1024, seconds 1-3600, rate 0 or 0.01-10000000\n");
     return 2;
   }
   if (b.loop) {
@@ -817,6 +835,8 @@ int main(int argc, char **argv) {
   worker_thread *w = calloc((size_t)b.connections, sizeof *w);
   double cpu0 = server_cpu(b.server_pid);
   b.start_us = sg_now_us();
+  pthread_barrier_init(&b.connected, NULL, b.loop ? 1 : (unsigned)b.connections);
+  pthread_barrier_init(&b.started, NULL, b.loop ? 1 : (unsigned)b.connections);
   for (int i = 0; i < b.connections; i++) {
     w[i].b = &b;
     w[i].index = i;
@@ -830,10 +850,13 @@ int main(int argc, char **argv) {
   double cpu1 = server_cpu(b.server_pid), rss = server_peak_rss(b.server_pid);
   double cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
   lat all[OP_N] = {{0}};
-  uint64_t errors = 0;
+  uint64_t errors = 0, unsent = 0;
   const char *first_error = NULL;
+  pthread_barrier_destroy(&b.connected);
+  pthread_barrier_destroy(&b.started);
   for (int i = 0; i < b.connections; i++) {
     errors += w[i].errors;
+    unsent += w[i].unsent;
     if (!first_error && w[i].first_error[0]) first_error = w[i].first_error;
     for (int op = 0; op < OP_N; op++)
       for (size_t k = 0; k < w[i].lats[op].n; k++) lat_add(&all[op], w[i].lats[op].us[k]);
@@ -873,6 +896,9 @@ int main(int argc, char **argv) {
     printf("server: %.2f CPU seconds (%.0f%% of one core), peak RSS %.1f MiB\n", cpu,
            100.0 * cpu / secs, rss);
   if (first_error) fprintf(stderr, "first error: %s\n", first_error);
+  if (unsent)
+    fprintf(stderr, "%llu calls fell due and were never sent: the rate was more than the server "
+                    "answered with --depth %d in flight\n", (unsigned long long)unsent, b.depth);
   for (int i = 0; i < b.connections; i++)
     for (int op = 0; op < OP_N; op++) free(w[i].lats[op].us);
   for (int op = 0; op < OP_N; op++) free(all[op].us);

@@ -73,7 +73,7 @@ struct sg_conn {
   struct write_req *pending; /* answers of this loop turn, written together at its end */
   /*
    * The principal of the last authorization this connection sent, while no
-   * token has changed since (srv->token_gen) and it has not expired: a
+   * token has changed since (sg_auth_generation) and it has not expired: a
    * client sends the same header on every call, and checking it again (a
    * keyed digest, two lookups, a decode) was a fifth of a pipelined read.
    */
@@ -724,8 +724,10 @@ static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_princip
   const char *authz = sg_frame_metadata(f, "authorization");
   size_t alen = authz ? strlen(authz) : 0;
   int rc;
-  if (alen && alen == c->auth_len && c->auth_gen == srv->token_gen &&
-      /* a plain compare: the cache holds only what this peer itself sent */
+  /* read before authenticating: a change while we check makes the cache stale */
+  uint64_t gen = sg_auth_generation();
+  if (alen && alen == c->auth_len && c->auth_gen == gen &&
+      /* a plain compare: the cache holds only values sent on this connection */
       memcmp(authz, c->auth_key, alen) == 0 &&
       (!c->auth_p.expires_at[0] || strcmp(c->auth_p.expires_at, now) > 0)) {
     *p = c->auth_p; /* the same token as the last call, nothing changed since */
@@ -739,7 +741,7 @@ static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_princip
     if (rc == 0 && alen < sizeof c->auth_key) {
       memcpy(c->auth_key, authz, alen);
       c->auth_len = alen;
-      c->auth_gen = srv->token_gen;
+      c->auth_gen = gen;
       c->auth_p = *p;
     }
   }
@@ -1043,10 +1045,6 @@ void sg_server_job_done(sg_job *job, void *data) {
     return;
   }
   remove_call(c, job);
-  /* a token made, revoked or changed: every connection checks its token again */
-  if (job->entry->impl->kind == SG_METHOD_WRITE &&
-      strncmp(job->entry->info->path, "/shegong.v1.Tokens/", 19) == 0)
-    c->srv->token_gen++;
   sg_metrics_call(sg_dispatch_index(job->entry), job->st.code, sg_now_us() - job->t0_us);
   if (!c->closing)
     send_frame(c, job->call_id, job->rc ? NULL : job->resp, &job->st,

@@ -39,9 +39,6 @@ typedef struct sg_server {
   size_t n_conns;
   int stopping;
   uint64_t calls;      /* answered so far */
-  /* bumped when a Tokens write is answered: connections' cached principals
-   * (conn.c, admit) are then checked against the store again */
-  uint64_t token_gen;
   char bound[64];      /* "127.0.0.1:7420" once listening */
   int bound_port;
   void (*on_drained)(struct sg_server *); /* all connections closed after stop */
