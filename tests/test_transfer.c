@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "calls.h"
 #include "harness.h"
 #include "replica.h"
 #include "shegong.h"
@@ -33,8 +34,6 @@
 #include "shegong/v1/workers.pb-c.h"
 #include "timeutil.h"
 #include "validate.h"
-
-#define CALL_MS 15000
 
 #define C_OK SHEGONG__V1__CODE__OK
 #define C_INVALID SHEGONG__V1__CODE__INVALID_ARGUMENT
@@ -138,61 +137,6 @@ typedef struct fx {
 } fx;
 
 static fx *FX(void **state) { return *state; }
-
-static void print_status(const char *what, const sg_status *st) {
-  print_message("%s: %s (%d): %s\n", what, sg_code_name(st->code), st->code, st->message);
-  for (size_t i = 0; i < st->n_violations && i < SG_STATUS_VIOLATIONS_MAX; i++)
-    print_message("  violation %s: %s\n", st->violations[i].field, st->violations[i].description);
-}
-
-static int has_violation(const sg_status *st, const char *field) {
-  for (size_t i = 0; i < st->n_violations && i < SG_STATUS_VIOLATIONS_MAX; i++)
-    if (strcmp(st->violations[i].field, field) == 0) return 1;
-  return 0;
-}
-
-static void free_msg(void *m) {
-  if (m) protobuf_c_message_free_unpacked((ProtobufCMessage *)m, NULL);
-}
-
-/* A call that must succeed; returns the response (the caller frees it). */
-static void *call_ok(sg_client *c, const char *method, const ProtobufCMessage *req) {
-  sg_status st;
-  ProtobufCMessage *resp = NULL;
-  int rc = sg_call(c, method, req, &resp, CALL_MS, &st);
-  if (rc != 0) print_status(method, &st);
-  assert_int_equal(rc, 0);
-  assert_int_equal(st.code, C_OK);
-  assert_non_null(resp);
-  return resp;
-}
-
-/* A call that must fail with `code`; st receives the status. */
-static void call_fails(sg_client *c, const char *method, const ProtobufCMessage *req, int code,
-                       sg_status *st) {
-  ProtobufCMessage *resp = NULL;
-  int rc = sg_call(c, method, req, &resp, CALL_MS, st);
-  if (st->code != code) {
-    print_message("%s: wanted %s, got:\n", method, sg_code_name(code));
-    print_status(method, st);
-  }
-  free_msg(resp);
-  assert_int_equal(st->code, code);
-  assert_int_equal(rc, sg_error_from_code(code));
-  assert_null(resp);
-}
-
-/* A call that must fail with INVALID_ARGUMENT naming `field` among its violations. */
-static void call_violates(sg_client *c, const char *method, const ProtobufCMessage *req,
-                          const char *field) {
-  sg_status st;
-  call_fails(c, method, req, C_INVALID, &st);
-  if (!has_violation(&st, field)) {
-    print_message("%s: no violation on %s\n", method, field);
-    print_status(method, &st);
-  }
-  assert_true(has_violation(&st, field));
-}
 
 /* ---- units, workers, tokens ------------------------------------------------ */
 
@@ -1879,7 +1823,6 @@ static void test_replicas(void **state) {
   free_msg(h);
   f->done = 1;
 }
-
 
 /* A 村两委 member joins: checked at proposal, registered when it takes effect. */
 static void test_committee_join(void **state) {

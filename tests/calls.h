@@ -1,0 +1,28 @@
+/*
+ * Calls for the end-to-end tests, as assertions: a call that must succeed,
+ * one that must fail with a given code, one that must name a field among its
+ * violations. Shared by test_e2e, test_assess, test_transfer and test_reports.
+ * Failures are cmocka assertions, after printing the status that came back.
+ */
+#ifndef SG_TEST_CALLS_H
+#define SG_TEST_CALLS_H
+
+#include "shegong.h"
+
+/* How long one call may take: generous, for ASan builds on a busy machine. */
+#define CALL_MS 15000
+
+void print_status(const char *what, const sg_status *st);
+int has_violation(const sg_status *st, const char *field);
+/* Frees a response (NULL is fine). */
+void free_msg(void *m);
+/* A call that must succeed; returns the response (the caller frees it). */
+void *call_ok(sg_client *c, const char *method, const ProtobufCMessage *req);
+/* A call that must fail with `code`; st receives the status. */
+void call_fails(sg_client *c, const char *method, const ProtobufCMessage *req, int code,
+                sg_status *st);
+/* A call that must fail with INVALID_ARGUMENT naming `field` among its violations. */
+void call_violates(sg_client *c, const char *method, const ProtobufCMessage *req,
+                   const char *field);
+
+#endif
