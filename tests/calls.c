@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -59,4 +60,42 @@ void call_violates(sg_client *c, const char *method, const ProtobufCMessage *req
     print_status(method, &st);
   }
   assert_true(has_violation(&st, field));
+}
+
+void pulled_free(pulled *p) {
+  for (size_t i = 0; i < p->n_msgs; i++) free_msg(p->msgs[i]);
+  free(p->msgs);
+  free(p->changes);
+  memset(p, 0, sizeof *p);
+}
+
+void pull(sg_client *c, const char *town, uint64_t since, pulled *out) {
+  memset(out, 0, sizeof *out);
+  Shegong__V1__PullRequest req = SHEGONG__V1__PULL_REQUEST__INIT;
+  req.town_code = (char *)town;
+  req.since = since;
+  req.limit = 10000;
+  uint32_t id;
+  sg_status st;
+  int rc = sg_call_send(c, "Sync/Pull", &req.base, CALL_MS, &id, &st);
+  if (rc) print_status("Sync/Pull", &st);
+  assert_int_equal(rc, 0);
+  for (;;) {
+    ProtobufCMessage *m = NULL;
+    rc = sg_stream_next(c, id, &m, CALL_MS, &st);
+    if (rc == 1) break;
+    if (rc < 0) print_status("Sync/Pull", &st);
+    assert_int_equal(rc, 0);
+    Shegong__V1__PullResponse *r = (Shegong__V1__PullResponse *)m;
+    out->msgs = realloc(out->msgs, (out->n_msgs + 1) * sizeof *out->msgs);
+    assert_non_null(out->msgs);
+    out->msgs[out->n_msgs++] = r;
+    out->changes = realloc(out->changes, (out->n + r->n_changes + 1) * sizeof *out->changes);
+    assert_non_null(out->changes);
+    for (size_t i = 0; i < r->n_changes; i++) out->changes[out->n++] = r->changes[i];
+    if (r->head_revision) {
+      out->head = r->head_revision;
+      assert_false(r->more);
+    }
+  }
 }

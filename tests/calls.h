@@ -8,6 +8,7 @@
 #define SG_TEST_CALLS_H
 
 #include "shegong.h"
+#include "shegong/v1/sync.pb-c.h"
 
 /* How long one call may take: generous, for ASan builds on a busy machine. */
 #define CALL_MS 15000
@@ -24,5 +25,18 @@ void call_fails(sg_client *c, const char *method, const ProtobufCMessage *req, i
 /* A call that must fail with INVALID_ARGUMENT naming `field` among its violations. */
 void call_violates(sg_client *c, const char *method, const ProtobufCMessage *req,
                    const char *field);
+
+/* A whole Sync/Pull: its messages, and every change in them in order. */
+typedef struct pulled {
+  Shegong__V1__PullResponse **msgs;
+  size_t n_msgs;
+  Shegong__V1__Change **changes; /* borrowed from msgs */
+  size_t n;
+  uint64_t head;
+} pulled;
+
+void pulled_free(pulled *p);
+/* Pulls every change of town (empty: every change) after since, at most 10000. */
+void pull(sg_client *c, const char *town, uint64_t since, pulled *out);
 
 #endif
