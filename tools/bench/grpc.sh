@@ -2,9 +2,9 @@
 # Native frames against gRPC on the same server and the same read workload:
 # Workers/Get by id from a demo district, N connections, unpipelined and
 # pipelined (D calls in flight per connection; on gRPC, D concurrent streams).
-# shegong-bench drives the native listener, h2load (nghttp2-client) the gRPC
-# one with a fixed request; both print calls/s, and the latency percentiles
-# come from each tool's own timings.
+# shegong-bench --loop drives the native listener and h2load (nghttp2-client)
+# the gRPC one with a fixed request: both are one event-loop thread. Both
+# print calls/s, and the latency percentiles come from each tool's timings.
 #
 #   tools/bench/grpc.sh [SECONDS] [CONNECTIONS]     (default 10 s, 16 connections)
 set -euo pipefail
@@ -55,7 +55,7 @@ open(out, "wb").write(bytes([0]) + len(v).to_bytes(4, "big") + bytes(v))
 PY
 
 native() {
-  "$BUILD/shegong-bench" --seconds "$SECS" --connections "$CONNS" --depth "$1" --mix get=100 \
+  "$BUILD/shegong-bench" --loop --seconds "$SECS" --connections "$CONNS" --depth "$1" \
     --server-pid "$(cat "$TMP/sg.pid")" --json |
     python3 -c 'import json,sys; d=json.load(sys.stdin); o=list(d["by_op"].values())[0]
 print("%d %s %s %s" % (d["ops_per_sec"], o["p50_ms"], o["p99_ms"], o["p999_ms"]))'
