@@ -36,7 +36,7 @@ __attribute__((format(printf, 5, 6))) static int fail(sg_frame_decoder *d, int e
 
 static int deliver(sg_frame_decoder *d, const uint8_t *body, size_t len, sg_frame_cb cb,
                    void *ctx, char *why, size_t whylen) {
-  sg_frame *f = shegong__v1__frame__unpack(NULL, len, body);
+  sg_frame *f = shegong__v1__frame__unpack(d->alloc, len, body);
   if (!f)
     return fail(d, SG_EPROTO, why, whylen,
                 "frame %lu (%lu bytes) is not a valid shegong.v1.Frame",

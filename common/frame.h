@@ -39,6 +39,9 @@ typedef struct sg_frame_decoder {
   uint32_t body_len;
   size_t body_have;
   int error; /* sticky: once framing breaks, nothing more is decoded */
+  /* where decoded frames live: NULL for malloc (free them with sg_frame_free);
+   * the server gives an arena it resets after each frame */
+  ProtobufCAllocator *alloc;
   uint64_t frames; /* decoded so far */
 } sg_frame_decoder;
 

@@ -395,6 +395,7 @@ out:
   if (uv_loop_close(&a.loop) != 0) sg_warn("event loop closed with handles still open");
   sg_writer_free(a.srv.writer);
   sg_arena_destroy(&a.srv.read_arena);
+  if (a.srv.frame_arena_ready) sg_arena_destroy(&a.srv.frame_arena);
   mdb_txn_abort(a.srv.read_txn);
   sg_store_close(a.srv.store);
   sg_tls_ctx_free(a.srv.tls);
