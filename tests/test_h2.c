@@ -534,6 +534,70 @@ static void test_unfinished_request_times_out(void **state) {
   hs_server_cleanup(&srv);
 }
 
+/*
+ * The stall clock stops once a gRPC peer catches up (found by review: it ran
+ * on, and a healthy client that later had some answers waiting was cut off).
+ * Phase 1 leaves ~1.5 MiB waiting (over --max-output-mib 1: the clock
+ * starts); phase 2 opens the windows and reads it all; phase 3 leaves
+ * ~0.8 MiB waiting (over half the limit, under the limit) past the moment the
+ * first clock would have fired. The connection must still be open.
+ */
+static void test_stall_clock_stops_when_the_peer_catches_up(void **state) {
+  (void)state;
+  hs_server srv;
+  int gport;
+  const char *more[] = {"--max-output-mib", "1", "--output-stall-ms", "1500", NULL};
+  assert_int_equal(grpc_start(&srv, &gport, more), 0);
+  const char *demo[] = {SHEGONG_DEMO_PATH, "--towns", "1", "--workers", "100", "--quiet", NULL};
+  assert_int_equal(hs_run(demo, srv.addr, NULL, NULL, 0), 0);
+  char secret[160], auth[200];
+  assert_int_equal(sg_read_token_file(srv.token_file, secret, sizeof secret, NULL), 0);
+  snprintf(auth, sizeof auth, "Bearer %s", secret);
+  slow_peer p = {.fd = raw_socket(gport, 0)};
+  Shegong__V1__ListWorkersRequest l = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+  l.page_size = 100;
+  size_t n = protobuf_c_message_pack(&l.base, p.body + 5);
+  p.body[4] = (uint8_t)n;
+  p.body_len = n + 5;
+  nghttp2_session *session = client_session(&p, 1);
+  /* the connection's own window is never what holds answers back here */
+  assert_int_equal(nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, 1 << 30), 0);
+#define H(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+  nghttp2_nv nva[] = {H(":method", "POST"), H(":scheme", "http"),
+                      H(":path", "/shegong.v1.Workers/List"), H(":authority", "127.0.0.1"),
+                      H("content-type", "application/grpc"), H("authorization", auth)};
+#undef H
+  nghttp2_data_provider prd = {.read_callback = body_read};
+  int32_t ids[80];
+  /* phase 1: 70 pages of ~20 KiB wait behind shut windows */
+  for (int i = 0; i < 70; i++) {
+    ids[i] = nghttp2_submit_request(session, NULL, nva, sizeof nva / sizeof *nva, &prd, NULL);
+    assert_true(ids[i] > 0);
+  }
+  unsigned long long t0 = hs_now_ms();
+  while (hs_now_ms() < t0 + 300) pump(session, &p, 20);
+  assert_false(p.eof);
+  /* phase 2: open every window and read it all */
+  for (int i = 0; i < 70; i++)
+    assert_int_equal(nghttp2_submit_window_update(session, NGHTTP2_FLAG_NONE, ids[i], 1 << 24), 0);
+  while (hs_now_ms() < t0 + 700 && p.closed < 70) pump(session, &p, 20);
+  assert_int_equal(p.closed, 70);
+  /* phase 3: 40 pages (~0.8 MiB) wait, past t0 + 1500 ms */
+  for (int i = 0; i < 40; i++)
+    assert_true(nghttp2_submit_request(session, NULL, nva, sizeof nva / sizeof *nva, &prd, NULL) > 0);
+  while (!p.eof && hs_now_ms() < t0 + 2500) pump(session, &p, 20);
+  print_message("open %llu ms after the first stall began; %d streams done\n",
+                hs_now_ms() - t0, p.closed);
+  assert_false(p.eof);
+  char *log = hs_server_read_log(&srv);
+  assert_null(strstr(log, "unread for 1500 ms"));
+  free(log);
+  nghttp2_session_del(session);
+  close(p.fd);
+  assert_int_equal(hs_server_stop(&srv), 0);
+  hs_server_cleanup(&srv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_parse),
@@ -544,6 +608,7 @@ int main(void) {
       cmocka_unit_test(test_unfinished_requests_are_bounded),
       cmocka_unit_test(test_reflection_flood_is_bounded),
       cmocka_unit_test(test_unfinished_request_times_out),
+      cmocka_unit_test(test_stall_clock_stops_when_the_peer_catches_up),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
