@@ -2,12 +2,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "calls.h"
+#include "shegong/v1/auth.pb-c.h"
+#include "timeutil.h"
+#include "validate.h"
 #include "shegong/v1/types.pb-c.h"
 
 void print_status(const char *what, const sg_status *st) {
@@ -98,4 +102,64 @@ void pull(sg_client *c, const char *town, uint64_t since, pulled *out) {
       assert_false(r->more);
     }
   }
+}
+
+char TODAY[11];
+int Y, M, D;
+
+void dates_init(void) {
+  sg_today(TODAY, sizeof TODAY);
+  sg_date t;
+  assert_int_equal(sg_validate_date(TODAY, &t, NULL, 0), 0);
+  Y = t.year;
+  M = t.month;
+  D = t.day;
+}
+
+char *ymd(char *out, int y, int m, int d) {
+  snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
+  return out;
+}
+
+char *today_plus(char *out, long days) {
+  sg_date t = {Y, M, D}, r;
+  sg_date_from_days(sg_date_days(&t) + days, &r);
+  sg_date_format(&r, out, 11);
+  return out;
+}
+
+sg_client *operator_client(const hs_server *srv, sg_client *admin, const char *town,
+                           const char *name) {
+  Shegong__V1__Token t = SHEGONG__V1__TOKEN__INIT;
+  t.role = SHEGONG__V1__PRINCIPAL_ROLE__TOWN_OPERATOR;
+  t.town_code = (char *)town;
+  t.name = (char *)name;
+  Shegong__V1__CreateTokenRequest req = SHEGONG__V1__CREATE_TOKEN_REQUEST__INIT;
+  req.token = &t;
+  Shegong__V1__CreateTokenResponse *r = call_ok(admin, "Tokens/Create", &req.base);
+  assert_true(r->secret[0] != 0);
+  sg_client *c = NULL;
+  sg_status st;
+  /* the library takes $SHEGONG_TOKEN_FILE at connect: leave the admin's out */
+  hs_use_token_file(NULL);
+  int rc = sg_client_connect(&c, srv->addr, 5000, &st);
+  hs_use_token_file(srv->token_file);
+  if (rc) print_status("connect", &st);
+  assert_int_equal(rc, 0);
+  assert_int_equal(sg_client_set_token(c, r->secret), 0);
+  free_msg(r);
+  return c;
+}
+
+int stop_test_server(hs_server *s, int done, const char *tag) {
+  if (s->pid <= 0) return 0;
+  if (!hs_server_alive(s)) {
+    fprintf(stderr, "[%s] the server died during the test\n", tag);
+    hs_server_print_log(s, 60);
+    return -1;
+  }
+  int code = hs_server_stop(s);
+  if (code != 0) fprintf(stderr, "[%s] the server exited with %d on SIGTERM, not 0\n", tag, code);
+  if (code != 0 || !done) hs_server_print_log(s, 60);
+  return code != 0 ? -1 : 0;
 }

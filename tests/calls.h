@@ -7,6 +7,7 @@
 #ifndef SG_TEST_CALLS_H
 #define SG_TEST_CALLS_H
 
+#include "harness.h"
 #include "shegong.h"
 #include "shegong/v1/sync.pb-c.h"
 
@@ -38,5 +39,25 @@ typedef struct pulled {
 void pulled_free(pulled *p);
 /* Pulls every change of town (empty: every change) after since, at most 10000. */
 void pull(sg_client *c, const char *town, uint64_t since, pulled *out);
+
+/* Dates: today in UTC+8, as the server sees it (dates_init fills these). */
+extern char TODAY[11];
+extern int Y, M, D;
+void dates_init(void);
+/* Writes YYYY-MM-DD into out (11 bytes). */
+char *ymd(char *out, int y, int m, int d);
+/* today plus days (negative: before), as YYYY-MM-DD into out (11 bytes). */
+char *today_plus(char *out, long days);
+
+/* A client of srv with a new town operator's token for town, made by admin. */
+sg_client *operator_client(const hs_server *srv, sg_client *admin, const char *town,
+                           const char *name);
+/*
+ * A fixture's end for one server: stops it (0 when it was not started) and
+ * prints its log when it died, did not exit 0 on SIGTERM, or the test did
+ * not finish (done 0). Returns 0, or -1 after saying what went wrong (tag
+ * names the test file).
+ */
+int stop_test_server(hs_server *s, int done, const char *tag);
 
 #endif

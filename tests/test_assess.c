@@ -64,33 +64,7 @@ typedef Shegong__V1__Worker worker_t;
 typedef Shegong__V1__Policy policy_t;
 
 /* ------------------------------------------------------------------------ */
-/* Dates: today in UTC+8, as the server sees it. */
-
-static char TODAY[11];
-static int Y, M, D; /* today's year, month and day */
-
-static void dates_init(void) {
-  sg_today(TODAY, sizeof TODAY);
-  sg_date t;
-  assert_int_equal(sg_validate_date(TODAY, &t, NULL, 0), 0);
-  Y = t.year;
-  M = t.month;
-  D = t.day;
-}
-
-/* Writes YYYY-MM-DD into out (11 bytes). */
-static char *ymd(char *out, int y, int m, int d) {
-  snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
-  return out;
-}
-
-/* today plus days (negative: before), as YYYY-MM-DD. */
-static char *today_plus(char *out, long days) {
-  sg_date t = {Y, M, D}, r;
-  sg_date_from_days(sg_date_days(&t) + days, &r);
-  sg_date_format(&r, out, 11);
-  return out;
-}
+/* Dates: TODAY, Y, M, D, ymd and today_plus are calls.h's (dates_init). */
 
 static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
@@ -227,20 +201,7 @@ static int teardown(void **state) {
   fx *f = *state;
   int rc = 0;
   if (f->c) sg_client_close(f->c);
-  if (f->srv.pid > 0) {
-    if (!hs_server_alive(&f->srv)) {
-      fprintf(stderr, "[assess] the server died during the test\n");
-      hs_server_print_log(&f->srv, 60);
-      rc = -1;
-    } else {
-      int code = hs_server_stop(&f->srv);
-      if (code != 0) {
-        fprintf(stderr, "[assess] the server exited with %d on SIGTERM, not 0\n", code);
-        rc = -1;
-      }
-      if (code != 0 || !f->done) hs_server_print_log(&f->srv, 60);
-    }
-  }
+  if (stop_test_server(&f->srv, f->done, "assess")) rc = -1;
   hs_server_cleanup(&f->srv);
   free(f);
   return rc;
@@ -571,25 +532,7 @@ static void print_compliance(const Shegong__V1__ComplianceReport *r) {
 
 /* A town operator's client for town. */
 static sg_client *town_client(fx *f, const char *town) {
-  Shegong__V1__Token t = SHEGONG__V1__TOKEN__INIT;
-  t.role = SHEGONG__V1__PRINCIPAL_ROLE__TOWN_OPERATOR;
-  t.town_code = (char *)town;
-  t.name = (char *)"和平桥街道办公室";
-  Shegong__V1__CreateTokenRequest req = SHEGONG__V1__CREATE_TOKEN_REQUEST__INIT;
-  req.token = &t;
-  Shegong__V1__CreateTokenResponse *r = call_ok(f->c, "Tokens/Create", &req.base);
-  assert_true(r->secret[0] != 0);
-  sg_client *c = NULL;
-  sg_status st;
-  /* the library takes $SHEGONG_TOKEN_FILE at connect: leave the admin's out */
-  hs_use_token_file(NULL);
-  int rc = sg_client_connect(&c, f->srv.addr, 5000, &st);
-  hs_use_token_file(f->srv.token_file);
-  if (rc) print_status("connect", &st);
-  assert_int_equal(rc, 0);
-  assert_int_equal(sg_client_set_token(c, r->secret), 0);
-  free_msg(r);
-  return c;
+  return operator_client(&f->srv, f->c, town, "和平桥街道办公室");
 }
 
 static const Shegong__V1__Change *find_change(const pulled *p, int record_case, uint64_t id) {

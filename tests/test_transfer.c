@@ -91,34 +91,9 @@ typedef Shegong__V1__Transfer transfer_t;
 typedef Shegong__V1__Worker worker_t;
 
 /* ------------------------------------------------------------------------ */
-/* Dates: today in UTC+8, as the server sees it. */
+/* Dates: TODAY, Y, M, D, ymd and today_plus are calls.h's (dates_init). */
 
-static char TODAY[11];
 static char OLD_HIRE[11]; /* 1 June, eight years ago */
-static int Y, M, D;
-
-static char *ymd(char *out, int y, int m, int d) {
-  snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
-  return out;
-}
-
-static void dates_init(void) {
-  sg_today(TODAY, sizeof TODAY);
-  sg_date t;
-  assert_int_equal(sg_validate_date(TODAY, &t, NULL, 0), 0);
-  Y = t.year;
-  M = t.month;
-  D = t.day;
-  ymd(OLD_HIRE, Y - 8, 6, 1);
-}
-
-/* today plus days (negative: before), as YYYY-MM-DD into out (11 bytes). */
-static char *today_plus(char *out, long days) {
-  sg_date t = {Y, M, D}, r;
-  sg_date_from_days(sg_date_days(&t) + days, &r);
-  sg_date_format(&r, out, 11);
-  return out;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Fixture: one fresh server per test, with a small district built by API. */
@@ -246,24 +221,7 @@ static void print_history(const Shegong__V1__WorkerHistoryResponse *h) {
 /* A town operator's client for town (closed by teardown). */
 static sg_client *town_client(fx *f, const char *town) {
   assert_true(f->n_town_c < TOWN_CLIENTS);
-  Shegong__V1__Token t = SHEGONG__V1__TOKEN__INIT;
-  t.role = SHEGONG__V1__PRINCIPAL_ROLE__TOWN_OPERATOR;
-  t.town_code = (char *)town;
-  t.name = (char *)"街道办公室";
-  Shegong__V1__CreateTokenRequest req = SHEGONG__V1__CREATE_TOKEN_REQUEST__INIT;
-  req.token = &t;
-  Shegong__V1__CreateTokenResponse *r = call_ok(f->c, "Tokens/Create", &req.base);
-  assert_true(r->secret[0] != 0);
-  sg_client *c = NULL;
-  sg_status st;
-  /* the library takes $SHEGONG_TOKEN_FILE at connect: leave the admin's out */
-  hs_use_token_file(NULL);
-  int rc = sg_client_connect(&c, f->srv.addr, 5000, &st);
-  hs_use_token_file(f->srv.token_file);
-  if (rc) print_status("connect", &st);
-  assert_int_equal(rc, 0);
-  assert_int_equal(sg_client_set_token(c, r->secret), 0);
-  free_msg(r);
+  sg_client *c = operator_client(&f->srv, f->c, town, "街道办公室");
   f->town_c[f->n_town_c++] = c;
   return c;
 }
@@ -468,6 +426,7 @@ static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   if (!f) return -1;
   dates_init();
+  ymd(OLD_HIRE, Y - 8, 6, 1);
   if (hs_server_start(&f->srv, NULL, NULL) != 0) {
     hs_server_cleanup(&f->srv);
     free(f);
@@ -502,23 +461,9 @@ static int teardown(void **state) {
   if (f->rb) sg_replica_close(f->rb);
   for (size_t i = 0; i < f->n_town_c; i++) sg_client_close(f->town_c[i]);
   if (f->c) sg_client_close(f->c);
-  hs_server *servers[2] = {&f->srv2, &f->srv};
-  for (int i = 0; i < 2; i++) {
-    hs_server *s = servers[i];
-    if (s->pid <= 0) continue;
-    if (!hs_server_alive(s)) {
-      fprintf(stderr, "[transfer] the server died during the test\n");
-      hs_server_print_log(s, 60);
-      rc = -1;
-      continue;
-    }
-    int code = hs_server_stop(s);
-    if (code != 0) {
-      fprintf(stderr, "[transfer] the server exited with %d on SIGTERM, not 0\n", code);
-      rc = -1;
-    }
-    if (code != 0 || !f->done) hs_server_print_log(s, 60);
-  }
+  /* the restarted server first: it runs on the first one's data */
+  if (stop_test_server(&f->srv2, f->done, "transfer")) rc = -1;
+  if (stop_test_server(&f->srv, f->done, "transfer")) rc = -1;
   /* the restarted server's data is the first one's: remove that last */
   if (f->srv2.tmp[0]) hs_server_cleanup(&f->srv2);
   hs_server_cleanup(&f->srv);
