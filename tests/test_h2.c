@@ -258,6 +258,44 @@ static void pump(nghttp2_session *session, slow_peer *p, int ms) {
   }
 }
 
+static nghttp2_session *client_session(slow_peer *p, int window_zero) {
+  nghttp2_session_callbacks *cb;
+  assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+  nghttp2_session_callbacks_set_on_header_callback(cb, on_hdr);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+  nghttp2_option *opt;
+  assert_int_equal(nghttp2_option_new(&opt), 0);
+  nghttp2_option_set_no_auto_window_update(opt, window_zero);
+  nghttp2_session *session;
+  assert_int_equal(nghttp2_session_client_new2(&session, cb, p, opt), 0);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
+  assert_int_equal(nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, window_zero ? 1 : 0), 0);
+  return session;
+}
+
+/* A server with the gRPC listener and a demo town of 100 workers; auth gets
+ * the admin's "Bearer <secret>". */
+static void grpc_start_loaded(hs_server *srv, int *gport, const char *const *more, char *auth,
+                              size_t authlen) {
+  assert_int_equal(grpc_start(srv, gport, more), 0);
+  const char *demo[] = {SHEGONG_DEMO_PATH, "--towns", "1", "--workers", "100", "--quiet", NULL};
+  assert_int_equal(hs_run(demo, srv->addr, NULL, NULL, 0), 0);
+  char secret[160];
+  assert_int_equal(sg_read_token_file(srv->token_file, secret, sizeof secret, NULL), 0);
+  snprintf(auth, authlen, "Bearer %s", secret);
+}
+
+/* p's request body: a Workers/List page of 100 workers, some 20 KiB to answer. */
+static void list_page_body(slow_peer *p) {
+  Shegong__V1__ListWorkersRequest l = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
+  l.page_size = 100;
+  size_t n = protobuf_c_message_pack(&l.base, p->body + 5);
+  p->body[4] = (uint8_t)n;
+  p->body_len = n + 5;
+}
+
 /*
  * A gRPC peer that asks for large answers with its stream windows at zero:
  * the answers wait in the server, new calls are refused with
@@ -269,33 +307,11 @@ static void test_peer_that_never_opens_its_window(void **state) {
   hs_server srv;
   int gport;
   const char *more[] = {"--max-output-mib", "1", "--output-stall-ms", "800", NULL};
-  assert_int_equal(grpc_start(&srv, &gport, more), 0);
-  const char *demo[] = {SHEGONG_DEMO_PATH, "--towns", "1", "--workers", "100", "--quiet", NULL};
-  assert_int_equal(hs_run(demo, srv.addr, NULL, NULL, 0), 0);
-  char secret[160], auth[200];
-  assert_int_equal(sg_read_token_file(srv.token_file, secret, sizeof secret, NULL), 0);
-  snprintf(auth, sizeof auth, "Bearer %s", secret);
-
+  char auth[200];
+  grpc_start_loaded(&srv, &gport, more, auth, sizeof auth);
   slow_peer p = {.fd = raw_socket(gport, 0)};
-  Shegong__V1__ListWorkersRequest l = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
-  l.page_size = 100;
-  size_t n = protobuf_c_message_pack(&l.base, p.body + 5);
-  p.body[4] = (uint8_t)n;
-  p.body_len = n + 5;
-
-  nghttp2_session_callbacks *cb;
-  assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
-  nghttp2_session_callbacks_set_on_header_callback(cb, on_hdr);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
-  nghttp2_option *opt;
-  assert_int_equal(nghttp2_option_new(&opt), 0);
-  nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_session *session;
-  assert_int_equal(nghttp2_session_client_new2(&session, cb, &p, opt), 0);
-  nghttp2_option_del(opt);
-  nghttp2_session_callbacks_del(cb);
-  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
-  assert_int_equal(nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, 1), 0);
+  list_page_body(&p);
+  nghttp2_session *session = client_session(&p, 1);
 #define H(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
   nghttp2_nv nva[] = {H(":method", "POST"), H(":scheme", "http"),
                       H(":path", "/shegong.v1.Workers/List"), H(":authority", "127.0.0.1"),
@@ -365,14 +381,7 @@ static void test_unfinished_requests_are_bounded(void **state) {
   int gport;
   assert_int_equal(grpc_start(&srv, &gport, NULL), 0);
   slow_peer p = {.fd = raw_socket(gport, 0)};
-  nghttp2_session_callbacks *cb;
-  assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
-  nghttp2_session_callbacks_set_on_header_callback(cb, on_hdr);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
-  nghttp2_session *session;
-  assert_int_equal(nghttp2_session_client_new(&session, cb, &p), 0);
-  nghttp2_session_callbacks_del(cb);
-  assert_int_equal(nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+  nghttp2_session *session = client_session(&p, 0);
 #define H(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
   nghttp2_nv nva[] = {H(":method", "POST"), H(":scheme", "http"),
                       H(":path", "/shegong.v1.Workers/Create"), H(":authority", "127.0.0.1"),
@@ -416,22 +425,6 @@ static ssize_t run_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len
   return (ssize_t)n;
 }
 
-static nghttp2_session *client_session(slow_peer *p, int window_zero) {
-  nghttp2_session_callbacks *cb;
-  assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
-  nghttp2_session_callbacks_set_on_header_callback(cb, on_hdr);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
-  nghttp2_option *opt;
-  assert_int_equal(nghttp2_option_new(&opt), 0);
-  nghttp2_option_set_no_auto_window_update(opt, window_zero);
-  nghttp2_session *session;
-  assert_int_equal(nghttp2_session_client_new2(&session, cb, p, opt), 0);
-  nghttp2_option_del(opt);
-  nghttp2_session_callbacks_del(cb);
-  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
-  assert_int_equal(nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, window_zero ? 1 : 0), 0);
-  return session;
-}
 
 static long server_rss_kib(const hs_server *srv) {
   char path[64], line[256];
@@ -547,18 +540,10 @@ static void test_stall_clock_stops_when_the_peer_catches_up(void **state) {
   hs_server srv;
   int gport;
   const char *more[] = {"--max-output-mib", "1", "--output-stall-ms", "1500", NULL};
-  assert_int_equal(grpc_start(&srv, &gport, more), 0);
-  const char *demo[] = {SHEGONG_DEMO_PATH, "--towns", "1", "--workers", "100", "--quiet", NULL};
-  assert_int_equal(hs_run(demo, srv.addr, NULL, NULL, 0), 0);
-  char secret[160], auth[200];
-  assert_int_equal(sg_read_token_file(srv.token_file, secret, sizeof secret, NULL), 0);
-  snprintf(auth, sizeof auth, "Bearer %s", secret);
+  char auth[200];
+  grpc_start_loaded(&srv, &gport, more, auth, sizeof auth);
   slow_peer p = {.fd = raw_socket(gport, 0)};
-  Shegong__V1__ListWorkersRequest l = SHEGONG__V1__LIST_WORKERS_REQUEST__INIT;
-  l.page_size = 100;
-  size_t n = protobuf_c_message_pack(&l.base, p.body + 5);
-  p.body[4] = (uint8_t)n;
-  p.body_len = n + 5;
+  list_page_body(&p);
   nghttp2_session *session = client_session(&p, 1);
   /* the connection's own window is never what holds answers back here */
   assert_int_equal(nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, 1 << 30), 0);
