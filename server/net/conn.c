@@ -283,6 +283,19 @@ static void on_stalled(uv_timer_t *t) {
  * turn, hands each buffer to one uv_write: one system call for all the
  * answers a turn made, however many were pipelined.
  */
+/*
+ * Whether a gRPC connection's unsent answers are over the limit; if so, its
+ * stall clock starts (it is never paused: HTTP/2 must keep being read, as
+ * window updates come that way, so a peer that does not read gets new calls
+ * refused, and output_stall_ms to catch up).
+ */
+static int note_backlog(sg_conn *c) {
+  if (backlog(c) <= c->srv->limits.max_output_bytes) return 0;
+  if (!uv_is_active((uv_handle_t *)&c->stall))
+    uv_timer_start(&c->stall, on_stalled, c->srv->limits.output_stall_ms, 0);
+  return 1;
+}
+
 static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
   write_req *w = c->pending;
   if (!w || w->cap - w->len < n) {
@@ -303,10 +316,7 @@ static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
   w->len += n;
   c->out_bytes += n;
   if (c->h2) {
-    /* HTTP/2 must keep reading (window updates come that way): a peer that
-     * does not read gets new calls refused, and output_stall_ms to catch up */
-    if (backlog(c) > c->srv->limits.max_output_bytes && !uv_is_active((uv_handle_t *)&c->stall))
-      uv_timer_start(&c->stall, on_stalled, c->srv->limits.output_stall_ms, 0);
+    note_backlog(c);
   } else if (c->out_bytes > c->srv->limits.max_output_bytes && c->reading) {
     /* the peer is not reading its answers: stop taking its requests, and
      * give it output_stall_ms to catch up before it is cut off */
@@ -358,11 +368,6 @@ static int flush_tls(sg_conn *c) {
   return 0;
 }
 
-/* Starts the stall clock when a gRPC peer lets answers pile up in its streams. */
-static void note_backlog(sg_conn *c) {
-  if (backlog(c) > c->srv->limits.max_output_bytes && !uv_is_active((uv_handle_t *)&c->stall))
-    uv_timer_start(&c->stall, on_stalled, c->srv->limits.output_stall_ms, 0);
-}
 
 /*
  * send_frame's gRPC half: the message (if any) on the call's stream, and on
@@ -928,7 +933,7 @@ static int on_frame(void *arg, sg_frame *f) {
 static void h2_call(void *arg, const sg_h2_request *r) {
   sg_conn *c = arg;
   if (c->closing) return;
-  if (backlog(c) > c->srv->limits.max_output_bytes) {
+  if (note_backlog(c)) {
     /* native connections stop reading instead; HTTP/2 must read on */
     sg_status st;
     sg_status_clear(&st);
@@ -972,11 +977,7 @@ static int h2_output(void *arg, const uint8_t *data, size_t n) {
 }
 
 /* Whether new work on this connection must wait for the peer to read (reflection asks). */
-static int h2_congested(void *arg) {
-  sg_conn *c = arg;
-  note_backlog(c);
-  return backlog(c) > c->srv->limits.max_output_bytes;
-}
+static int h2_congested(void *arg) { return note_backlog(arg); }
 
 static uint32_t h2_max_message(void *arg) {
   sg_conn *c = arg;
@@ -1017,8 +1018,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0 || c->closing) return; /* draining discards */
   if (!c->tls) {
     feed_plain(c, (const uint8_t *)buf->base, (size_t)nread);
-    if (c->h2 && !c->closing && !sg_h2_alive(c->h2)) sg_conn_close(c); /* after GOAWAY */
-    else watch_partial(c);
+    watch_partial(c);
     return;
   }
   char why[256];
@@ -1026,8 +1026,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                             sizeof why);
   /* the handshake and alerts make output of their own */
   if (!c->closing && flush_tls(c) != 0) rc = SG_ENOMEM;
-  if (c->h2 && !c->closing && !sg_h2_alive(c->h2)) sg_conn_close(c);
-  else watch_partial(c);
+  watch_partial(c);
   if (rc == SG_EEOF) {
     sg_conn_close(c);
   } else if (rc < 0 && !c->closing) {
