@@ -583,6 +583,44 @@ static void test_stall_clock_stops_when_the_peer_catches_up(void **state) {
   hs_server_cleanup(&srv);
 }
 
+/* Runs argv and checks its exit code and that stderr says `want`. */
+static void expect_refusal(const char *const *argv, int code, const char *want) {
+  char *err = NULL;
+  int rc = hs_run(argv, NULL, NULL, &err, 10000);
+  if (rc != code || !err || !strstr(err, want))
+    print_message("%s %s: exit %d, stderr: %s\n", argv[0], argv[1], rc, err ? err : "");
+  assert_int_equal(rc, code);
+  assert_non_null(err);
+  assert_non_null(strstr(err, want));
+  free(err);
+}
+
+/* The flags this transport and its benchmarks added, given nonsense. */
+static void test_bad_flags(void **state) {
+  (void)state;
+  char dir[] = "/tmp/shegong-h2flags-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char data[PATH_MAX];
+  snprintf(data, sizeof data, "%s/db", dir);
+  const char *no_port[] = {SHEGONGD_PATH, "--data", data, "--grpc-listen", "localhost", NULL};
+  expect_refusal(no_port, 2, "--grpc-listen wants HOST:PORT");
+  const char *file_only[] = {SHEGONGD_PATH, "--data", data, "--grpc-port-file", "/tmp/x", NULL};
+  expect_refusal(file_only, 2, "--grpc-port-file needs --grpc-listen");
+  /* a port already taken: the server says so and does not start */
+  hs_server srv;
+  assert_int_equal(hs_server_start(&srv, NULL, NULL), 0);
+  const char *taken[] = {SHEGONGD_PATH, "--data", data, "--listen", "127.0.0.1:0",
+                         "--grpc-listen", srv.addr, NULL};
+  expect_refusal(taken, 1, "cannot serve gRPC");
+  assert_int_equal(hs_server_stop(&srv), 0);
+  hs_server_cleanup(&srv);
+  const char *rate[] = {SHEGONG_BENCH_PATH, "--rate", "0.001", NULL};
+  expect_refusal(rate, 2, "rate 0 or 0.01-10000000");
+  const char *nan_rate[] = {SHEGONG_BENCH_PATH, "--rate", "nan", NULL};
+  expect_refusal(nan_rate, 2, "rate 0 or 0.01-10000000");
+  assert_int_equal(hs_rmtree(dir), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_parse),
@@ -594,6 +632,7 @@ int main(void) {
       cmocka_unit_test(test_reflection_flood_is_bounded),
       cmocka_unit_test(test_unfinished_request_times_out),
       cmocka_unit_test(test_stall_clock_stops_when_the_peer_catches_up),
+      cmocka_unit_test(test_bad_flags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
