@@ -171,8 +171,8 @@ static int validate_worker(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, placeme
  * worker: age on the hire date, and the education recorded.
  */
 static int check_hiring(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
-  Shegong__V1__Policy *pol;
-  int rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol);
+  const Shegong__V1__Policy *pol;
+  int rc = sg_policy_view(ctx->store, txn, &pol);
   if (rc || !pol->hiring) return rc;
   const Shegong__V1__HiringPolicy *h = pol->hiring;
   sg_date birth, hire;
@@ -193,8 +193,8 @@ static int check_hiring(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
 
 static int check_ladder(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
   if (!w->post[0]) return 0;
-  Shegong__V1__Policy *pol;
-  int rc = sg_policy_current(ctx->store, txn, &ctx->arena->allocator, &pol);
+  const Shegong__V1__Policy *pol;
+  int rc = sg_policy_view(ctx->store, txn, &pol);
   if (rc || !pol->ladder) return rc;
   const Shegong__V1__PayPost *p = sg_ladder_post(pol->ladder, w->post, NULL);
   if (!p)
