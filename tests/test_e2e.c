@@ -265,7 +265,7 @@ static worker_t *worker_get_idno(sg_client *c, const char *idno) {
 
 /* Every worker id of a listing, through all pages of page_size. */
 typedef struct idlist {
-  uint64_t id[512];
+  uint64_t id[1024];
   size_t n;
   size_t pages;
 } idlist;
@@ -285,7 +285,7 @@ static void list_workers_all(sg_client *c, const char *unit, const char *town, i
     out->pages++;
     assert_true(page_size == 0 || r->n_workers <= page_size);
     for (size_t i = 0; i < r->n_workers; i++) {
-      assert_true(out->n < 512);
+      assert_true(out->n < sizeof out->id / sizeof out->id[0]);
       if (!include_left) assert_int_not_equal(r->workers[i]->status, SHEGONG__V1__WORKER_STATUS__LEFT);
       if (unit) assert_string_equal(r->workers[i]->unit_code, unit);
       if (town) assert_string_equal(r->workers[i]->town_code, town);
