@@ -97,6 +97,16 @@ int sg_unit_town_id(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *unit
  * strings with copies in arena. Returns SG_ENOMEM if the arena is full.
  */
 int sg_mask_pii(ProtobufCMessage *msg, sg_arena *arena);
+/*
+ * sg_mask_pii on a packed message of type d: copies in to arena memory with
+ * its top-level id_number and phone values masked (at most two of them, of
+ * at most 63 bytes each); every other field is copied byte for byte.
+ * SG_EINVAL when d nests messages that can carry personal data or a value
+ * is outside those bounds (decode and sg_mask_pii instead), SG_EDATALOSS
+ * for bytes that do not parse, SG_ENOMEM when the arena is full.
+ */
+int sg_mask_pii_wire(const ProtobufCMessageDescriptor *d, const uint8_t *in, size_t len,
+                     sg_arena *arena, uint8_t **out, size_t *out_len);
 /* True when messages of type d can carry id_number or phone fields. */
 int sg_message_has_pii(const ProtobufCMessageDescriptor *d);
 /* Writes the masked form of an ID number (out >= 19) or phone (out >= 32). */

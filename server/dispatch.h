@@ -63,6 +63,15 @@ typedef struct sg_call_ctx {
    */
   int raw_ok;
   /*
+   * Unary reads on the network only: the handler may answer with the packed
+   * bytes of its output message (arena memory) in raw_reply instead of
+   * *resp, leaving *resp NULL; the server masks them as it would *resp.
+   * Stored records go out so without a decode and an encode.
+   */
+  int raw_reply_ok;
+  const uint8_t *raw_reply;
+  size_t raw_len;
+  /*
    * Streaming methods on the network only (NULL elsewhere): keeps the call
    * open after the handler returns, as a watch of the changes of town_id
    * (all: every change) after revision `position`. The handler then returns

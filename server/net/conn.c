@@ -407,8 +407,8 @@ static int send_grpc(sg_conn *c, uint32_t call_id, int final, int has_msg, uint8
  * than sent. Returns 0, or SG_ETOOBIG/SG_ENOMEM/SG_EUNAVAIL for a stream
  * message that could not be sent.
  */
-static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
-                      sg_status *st, sg_arena *mask_arena) {
+static int send_frame_raw(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
+                          const uint8_t *raw, size_t raw_len, sg_status *st, sg_arena *mask_arena) {
   if (c->closing && call_id != 0) return SG_EUNAVAIL;
   /* personal data leaves masked unless the principal may see it */
   if (resp && mask_arena && sg_mask_pii((ProtobufCMessage *)resp, mask_arena) != 0) {
@@ -425,7 +425,19 @@ static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp
   sg_server *srv = c->srv;
   uint8_t *payload = NULL;
   size_t plen = 0;
-  if (resp && st->code == 0) {
+  int has_msg = (resp || raw) && st->code == 0;
+  if (raw && st->code == 0) {
+    if (raw_len + 64 > srv->limits.max_frame) {
+      sg_status_set(st, SG_ETOOBIG, "response of %zu bytes exceeds the frame limit", raw_len);
+      has_msg = 0;
+    } else if (raw_len && !(payload = malloc(raw_len))) {
+      sg_status_set(st, SG_ENOMEM, "out of memory");
+      has_msg = 0;
+    } else if (raw_len) {
+      memcpy(payload, raw, raw_len);
+      plen = raw_len;
+    }
+  } else if (resp && st->code == 0) {
     plen = protobuf_c_message_get_packed_size(resp);
     if (plen + 64 > srv->limits.max_frame) {
       if (!final) return SG_ETOOBIG;
@@ -457,7 +469,7 @@ static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp
   status.n_violations = nv;
   status.violations = vptrs;
 
-  if (c->h2) return send_grpc(c, call_id, final, resp && st->code == 0, payload, plen, &status);
+  if (c->h2) return send_grpc(c, call_id, final, has_msg && st->code == 0, payload, plen, &status);
 
   sg_frame f = SHEGONG__V1__FRAME__INIT;
   f.call_id = call_id;
@@ -487,6 +499,11 @@ static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp
   if (rc) return SG_EUNAVAIL;
   if (final) srv->calls++;
   return 0;
+}
+
+static int send_frame(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp, sg_status *st,
+                      sg_arena *mask_arena) {
+  return send_frame_raw(c, call_id, resp, NULL, 0, st, mask_arena);
 }
 
 static void send_reply(sg_conn *c, uint32_t call_id, const ProtobufCMessage *resp,
@@ -694,6 +711,8 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
     ctx.emit_data = &target;
     ctx.keep_open = keep_open;
     ctx.raw_ok = !mask;
+  } else {
+    ctx.raw_reply_ok = 1;
   }
   sg_call_ctx_stamp(&ctx);
   ProtobufCMessage *resp = NULL;
@@ -712,7 +731,19 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   if (rc == 0 && srv->read_arena.failed) rc = sg_status_set(&st, SG_ENOMEM, "call needs too much memory");
   if (rc && st.code == 0) sg_status_set(&st, rc, NULL);
   if (rc == SG_EPERM) audit_event(c, p, e->info->path, req, &st, "denied");
-  send_frame(c, call_id, rc ? NULL : resp, &st, mask ? &srv->read_arena : NULL);
+  const uint8_t *raw = rc || resp ? NULL : ctx.raw_reply;
+  size_t raw_len = ctx.raw_len;
+  if (raw && mask) {
+    uint8_t *m;
+    int mrc = sg_mask_pii_wire(e->info->method->output, raw, raw_len, &srv->read_arena, &m, &raw_len);
+    if (mrc) {
+      sg_status_set(&st, mrc, mrc == SG_ENOMEM ? "call needs too much memory" : "cannot mask the answer");
+      raw = NULL;
+    } else {
+      raw = m;
+    }
+  }
+  send_frame_raw(c, call_id, rc ? NULL : resp, raw, raw_len, &st, mask ? &srv->read_arena : NULL);
   sg_metrics_call(sg_dispatch_index(e), st.code, sg_now_us() - t0);
 }
 
