@@ -352,34 +352,36 @@ int sg_mask_pii_wire(const ProtobufCMessageDescriptor *d, const uint8_t *in, siz
   uint8_t *o = sg_arena_alloc(arena, len + 2 * 80);
   if (!o) return SG_ENOMEM;
   size_t on = 0, masked = 0;
-  const uint8_t *p = in, *end = in + len;
+  const uint8_t *p = in, *end = in + len, *run = in; /* run: unchanged bytes not yet copied */
   sg_wire_field f;
   int r;
   while ((r = sg_wire_next(&p, end, &f)) == 1) {
-    const ProtobufCFieldDescriptor *fd =
-        f.type == 2 ? protobuf_c_message_descriptor_get_field(d, f.number) : NULL;
-    if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE && sg_message_has_pii(fd->descriptor))
+    if (f.type != 2) continue;
+    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(d, f.number);
+    if (!fd) continue;
+    if (fd->type == PROTOBUF_C_TYPE_MESSAGE && sg_message_has_pii(fd->descriptor))
       return SG_EINVAL; /* nested personal data: decode and sg_mask_pii instead */
-    if (fd && is_pii_field(fd) && fd->label != PROTOBUF_C_LABEL_REPEATED && f.len > 0) {
-      if (masked == 2 || f.len > 63) return SG_EINVAL;
-      char plain[64], m[64];
-      memcpy(plain, f.value, f.len);
-      plain[f.len] = 0;
-      if (fd->name[0] == 'i') sg_mask_idno(plain, m, sizeof m);
-      else sg_mask_phone(plain, m, sizeof m);
-      sodium_memzero(plain, sizeof plain);
-      size_t ml = strlen(m);
-      on += sg_wire_put_varint(o + on, (uint64_t)f.number << 3 | 2);
-      on += sg_wire_put_varint(o + on, ml);
-      memcpy(o + on, m, ml);
-      on += ml;
-      masked++;
-      continue;
-    }
-    memcpy(o + on, f.start, (size_t)(f.end - f.start));
-    on += (size_t)(f.end - f.start);
+    if (!is_pii_field(fd) || fd->label == PROTOBUF_C_LABEL_REPEATED || f.len == 0) continue;
+    if (masked == 2 || f.len > 63) return SG_EINVAL;
+    memcpy(o + on, run, (size_t)(f.start - run));
+    on += (size_t)(f.start - run);
+    run = f.end;
+    char plain[64], m[64];
+    memcpy(plain, f.value, f.len);
+    plain[f.len] = 0;
+    if (fd->name[0] == 'i') sg_mask_idno(plain, m, sizeof m);
+    else sg_mask_phone(plain, m, sizeof m);
+    sodium_memzero(plain, sizeof plain);
+    size_t ml = strlen(m);
+    on += sg_wire_put_varint(o + on, (uint64_t)f.number << 3 | 2);
+    on += sg_wire_put_varint(o + on, ml);
+    memcpy(o + on, m, ml);
+    on += ml;
+    masked++;
   }
   if (r < 0) return SG_EDATALOSS;
+  memcpy(o + on, run, (size_t)(end - run));
+  on += (size_t)(end - run);
   *out = o;
   *out_len = on;
   return 0;

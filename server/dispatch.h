@@ -71,6 +71,7 @@ typedef struct sg_call_ctx {
   int raw_reply_ok;
   const uint8_t *raw_reply;
   size_t raw_len;
+  int raw_masked; /* the handler masked raw_reply already (sg_mask_pii_wire) */
   /*
    * Streaming methods on the network only (NULL elsewhere): keeps the call
    * open after the handler returns, as a watch of the changes of town_id

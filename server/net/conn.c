@@ -296,7 +296,8 @@ static int note_backlog(sg_conn *c) {
   return 1;
 }
 
-static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
+/* Room for n more bytes after the pending answers; NULL (and the connection closed) without memory. */
+static uint8_t *out_reserve(sg_conn *c, size_t n) {
   write_req *w = c->pending;
   if (!w || w->cap - w->len < n) {
     size_t have = w ? w->len : 0, cap = w ? w->cap * 2 : 16384;
@@ -305,15 +306,19 @@ static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
     if (!g) {
       sg_error("out of memory for %zu bytes to %s", n, c->peer);
       conn_close_now(c);
-      return SG_EUNAVAIL;
+      return NULL;
     }
     if (!w) g->len = 0;
     g->cap = cap;
     g->conn = c;
     c->pending = w = g;
   }
-  memcpy(w->data + w->len, data, n);
-  w->len += n;
+  return w->data + w->len;
+}
+
+/* Adds the n bytes written at out_reserve's pointer to the pending answers. */
+static void out_commit(sg_conn *c, size_t n) {
+  c->pending->len += n;
   c->out_bytes += n;
   if (c->h2) {
     note_backlog(c);
@@ -324,6 +329,13 @@ static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
     if (!uv_is_active((uv_handle_t *)&c->stall))
       uv_timer_start(&c->stall, on_stalled, c->srv->limits.output_stall_ms, 0);
   }
+}
+
+static int write_out(sg_conn *c, const uint8_t *data, size_t n) {
+  uint8_t *dst = out_reserve(c, n);
+  if (!dst) return SG_EUNAVAIL;
+  memcpy(dst, data, n);
+  out_commit(c, n);
   return 0;
 }
 
@@ -426,10 +438,14 @@ static int send_frame_raw(sg_conn *c, uint32_t call_id, const ProtobufCMessage *
   uint8_t *payload = NULL;
   size_t plen = 0;
   int has_msg = (resp || raw) && st->code == 0;
+  const uint8_t *borrowed = NULL; /* raw bytes framed where they are (native frames only) */
   if (raw && st->code == 0) {
     if (raw_len + 64 > srv->limits.max_frame) {
       sg_status_set(st, SG_ETOOBIG, "response of %zu bytes exceeds the frame limit", raw_len);
       has_msg = 0;
+    } else if (!c->h2) {
+      borrowed = raw;
+      plen = raw_len;
     } else if (raw_len && !(payload = malloc(raw_len))) {
       sg_status_set(st, SG_ENOMEM, "out of memory");
       has_msg = 0;
@@ -474,10 +490,22 @@ static int send_frame_raw(sg_conn *c, uint32_t call_id, const ProtobufCMessage *
   sg_frame f = SHEGONG__V1__FRAME__INIT;
   f.call_id = call_id;
   f.flags = final ? SG_FLAG_END_STREAM : 0;
-  f.payload.data = payload;
+  f.payload.data = borrowed ? (uint8_t *)borrowed : payload;
   f.payload.len = plen;
   f.status = final ? &status : NULL;
   size_t n = sg_frame_wire_size(&f);
+  if (!c->tls) {
+    /* packed straight into the connection's pending answers */
+    uint8_t *dst = out_reserve(c, n);
+    if (dst) {
+      sg_frame_write(&f, dst);
+      out_commit(c, n);
+    }
+    free(payload);
+    if (!dst) return SG_EUNAVAIL;
+    if (final) srv->calls++;
+    return 0;
+  }
   uint8_t *wire = malloc(n);
   if (!wire) {
     free(payload);
@@ -487,14 +515,9 @@ static int send_frame_raw(sg_conn *c, uint32_t call_id, const ProtobufCMessage *
   }
   sg_frame_write(&f, wire);
   free(payload);
-  int rc;
-  if (c->tls) {
-    rc = sg_tls_conn_write(c->tls, wire, n);
-    if (!rc) rc = flush_tls(c);
-    if (rc) conn_close_now(c);
-  } else {
-    rc = write_out(c, wire, n);
-  }
+  int rc = sg_tls_conn_write(c->tls, wire, n);
+  if (!rc) rc = flush_tls(c);
+  if (rc) conn_close_now(c);
   free(wire);
   if (rc) return SG_EUNAVAIL;
   if (final) srv->calls++;
@@ -733,7 +756,7 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   if (rc == SG_EPERM) audit_event(c, p, e->info->path, req, &st, "denied");
   const uint8_t *raw = rc || resp ? NULL : ctx.raw_reply;
   size_t raw_len = ctx.raw_len;
-  if (raw && mask) {
+  if (raw && mask && !ctx.raw_masked) {
     uint8_t *m;
     int mrc = sg_mask_pii_wire(e->info->method->output, raw, raw_len, &srv->read_arena, &m, &raw_len);
     if (mrc) {
