@@ -98,7 +98,9 @@ typedef enum sg_method_kind {
  * *resp to a message of the method's output type (arena memory, never
  * pointing into the map) and returns 0. On failure it returns an SG_E* code
  * and fills ctx->st (sg_status_set / sg_status_violation). A WRITE handler's
- * failure rolls back only its own nested transaction.
+ * failure rolls back only its own writes (the writer applies its batch again
+ * with a nested transaction per job); a handler must therefore have no
+ * effect outside txn, as it may run twice.
  */
 typedef int (*sg_handler_fn)(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *req,
                              ProtobufCMessage **resp);

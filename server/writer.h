@@ -2,7 +2,8 @@
  * The writer thread: every mutation in the server goes through it.
  *
  * The loop thread submits jobs; the writer takes all that are waiting,
- * applies each in a nested transaction (a failing one rolls back alone),
+ * applies them (flat in the batch's transaction; if one is refused, the
+ * batch again with a nested transaction each, so that it rolls back alone),
  * commits the batch once (a durable, synced commit), and hands the jobs
  * back to the loop thread through a uv_async_t. A job's reply is sent only
  * after that commit: an acknowledged write is on disk.
