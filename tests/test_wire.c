@@ -201,12 +201,46 @@ static void test_mask_refuses(void **state) {
   sg_arena_destroy(&a);
 }
 
+/* Random bytes and randomly damaged records: refused or masked, never read past. */
+static void test_random_bytes(void **state) {
+  (void)state;
+  srand(20261125);
+  Shegong__V1__Worker w = worker("32060219850307002X", "13812345678");
+  size_t rn;
+  uint8_t *record = pack(&w.base, &rn);
+  sg_arena a;
+  sg_arena_init(&a, 1 << 20);
+  for (int i = 0; i < 20000; i++) {
+    size_t n = (size_t)(rand() % 300);
+    uint8_t *b = malloc(n ? n : 1);
+    if (i % 2 && n <= rn) {
+      memcpy(b, record, n);
+      if (n) b[rand() % n] ^= (uint8_t)(1u << (rand() % 8)); /* one bit flipped */
+    } else {
+      for (size_t k = 0; k < n; k++) b[k] = (uint8_t)rand();
+    }
+    uint8_t *out;
+    size_t out_len;
+    int rc = sg_mask_pii_wire(&shegong__v1__worker__descriptor, b, n, &a, &out, &out_len);
+    assert_true(rc == 0 || rc == SG_EINVAL || rc == SG_EDATALOSS);
+    if (rc == 0) assert_true(out_len <= n + 2 * 80);
+    const uint8_t *p = b;
+    sg_wire_field f;
+    while (sg_wire_next(&p, b + n, &f) == 1) assert_true(f.end <= b + n && f.start < f.end);
+    free(b);
+    sg_arena_reset(&a);
+  }
+  sg_arena_destroy(&a);
+  free(record);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fields_in_order),
       cmocka_unit_test(test_bad_bytes),
       cmocka_unit_test(test_mask_matches_decoder),
       cmocka_unit_test(test_mask_refuses),
+      cmocka_unit_test(test_random_bytes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
