@@ -101,17 +101,19 @@ static void lat_add(lat *l, uint64_t us) {
 
 /*
  * A valid ID number for sequence number seq: the sequence is spread over
- * area codes 32xxyy, birth dates 1970-2001 and the 3-digit sequence, about
- * 1e11 numbers, so a run starting at a random point meets no earlier run.
+ * area codes 32xxyy with xx from 50 (the demo districts are 3206yy, and a
+ * run that met one of their workers failed on ALREADY_EXISTS), birth dates
+ * 1970-2001 and the 3-digit sequence, about 5e10 numbers, so a run starting
+ * at a random point meets no earlier run.
  */
-#define SEQ_SPACE (99ull * 99 * 10752 * 1000)
+#define SEQ_SPACE (50ull * 99 * 10752 * 1000)
 static void make_idno(uint64_t seq, char out[19]) {
   seq %= SEQ_SPACE;
   unsigned s3 = (unsigned)(seq % 1000);
   seq /= 1000;
   int year = 1970 + (int)(seq % 32), month = 1 + (int)(seq / 32 % 12), day = 1 + (int)(seq / 384 % 28);
   seq /= 10752;
-  unsigned pref = 1 + (unsigned)(seq % 99), city = 1 + (unsigned)(seq / 99 % 99);
+  unsigned pref = 1 + (unsigned)(seq % 99), city = 50 + (unsigned)(seq / 99 % 50);
   char first[18];
   snprintf(first, sizeof first, "32%02u%02u%04d%02d%02d%03u", city, pref, year, month, day, s3);
   memcpy(out, first, 17);

@@ -12,9 +12,7 @@ source tools/deps.sh
 SG_PACKAGES+=(postgresql redis-server redis-tools)
 sg_install_deps
 
-BUILD=build-bench
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSHEGONG_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+source tools/bench/server.sh
 
 TMP=$(mktemp -d /tmp/shegong-compare-XXXXXX)
 chmod 755 "$TMP"
@@ -32,15 +30,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # ---- shegong -------------------------------------------------------------------
 echo "==> shegong: a demo district, then the workloads ($SECS s each)" >&2
-"$BUILD/shegongd" --data "$TMP/sg" --listen 127.0.0.1:0 --port-file "$TMP/sg.port" 2>"$TMP/sg.log" &
-echo $! >"$TMP/sg.pid"
-for _ in $(seq 100); do [ -s "$TMP/sg.port" ] && break; sleep 0.1; done
-export SHEGONG_SERVER=127.0.0.1:$(cat "$TMP/sg.port") SHEGONG_TOKEN_FILE="$TMP/sg/admin.token"
-"$BUILD/shegong-demo" --quiet
-# a token without pii: reads are masked but not audited, as a database's reads are not logged
-SECRET=$("$BUILD/shegong" -o csv --columns secret token create --role district_admin --name bench | tail -1)
-export SHEGONG_TOKEN=$SECRET
-unset SHEGONG_TOKEN_FILE
+sg_bench_server
 sgb() { "$BUILD/shegong-bench" --seconds "$SECS" --server-pid "$(cat "$TMP/sg.pid")" --json "$@"; }
 ops() { python3 -c 'import json,sys; print(round(json.load(sys.stdin)["ops_per_sec"]))'; }
 p99() { python3 -c 'import json,sys; d=json.load(sys.stdin)["by_op"]; print(list(d.values())[0]["p99_ms"])'; }

@@ -15,9 +15,7 @@ source tools/deps.sh
 SG_PACKAGES+=(nghttp2-client)
 sg_install_deps
 
-BUILD=build-bench
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSHEGONG_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+source tools/bench/server.sh
 
 TMP=$(mktemp -d /tmp/shegong-grpc-bench-XXXXXX)
 cleanup() {
@@ -27,17 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BUILD/shegongd" --data "$TMP/sg" --listen 127.0.0.1:0 --port-file "$TMP/sg.port" \
-  --grpc-listen 127.0.0.1:0 --grpc-port-file "$TMP/grpc.port" 2>"$TMP/sg.log" &
-echo $! >"$TMP/sg.pid"
-for _ in $(seq 100); do [ -s "$TMP/sg.port" ] && break; sleep 0.1; done
+sg_bench_server --grpc-listen 127.0.0.1:0 --grpc-port-file "$TMP/grpc.port"
 GPORT=$(cat "$TMP/grpc.port")
-export SHEGONG_SERVER=127.0.0.1:$(cat "$TMP/sg.port") SHEGONG_TOKEN_FILE="$TMP/sg/admin.token"
-"$BUILD/shegong-demo" --quiet
-# a token without pii, as in compare.sh: reads are masked, not audited
-SECRET=$("$BUILD/shegong" -o csv --columns secret token create --role district_admin --name bench | tail -1)
-export SHEGONG_TOKEN=$SECRET
-unset SHEGONG_TOKEN_FILE
 ID=$("$BUILD/shegong" -o csv --columns id worker list --page-size 1 | tail -1)
 
 # GetWorkerRequest{id}: field 1, varint; then gRPC's 5-byte prefix
@@ -63,7 +52,7 @@ print("%d %s %s %s" % (d["ops_per_sec"], o["p50_ms"], o["p99_ms"], o["p999_ms"])
 
 grpc() {
   h2load -D "$SECS" --warm-up-time 1 -c "$CONNS" -m "$1" -d "$TMP/get.bin" \
-    -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $SECRET" \
+    -H 'content-type: application/grpc' -H 'te: trailers' -H "authorization: Bearer $SHEGONG_TOKEN" \
     --log-file "$TMP/h2load.log" "http://127.0.0.1:$GPORT/shegong.v1.Workers/Get" >"$TMP/h2load.out"
   # the log has one line per request: start, status, microseconds
   python3 - "$TMP/h2load.out" "$TMP/h2load.log" <<'PY'
@@ -80,7 +69,7 @@ PY
 }
 
 # gRPC's answers must be OK, not an error in trailers that h2load would count as 200
-/usr/bin/python3 - "$GPORT" "$SECRET" "$TMP/get.bin" <<'PY' || { echo "gRPC Workers/Get failed" >&2; exit 1; }
+/usr/bin/python3 - "$GPORT" "$SHEGONG_TOKEN" "$TMP/get.bin" <<'PY' || { echo "gRPC Workers/Get failed" >&2; exit 1; }
 import sys
 try:
     import grpc

@@ -11,9 +11,7 @@ SECS=${1:-5}
 source tools/deps.sh
 sg_install_deps
 
-BUILD=build-bench
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSHEGONG_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+source tools/bench/server.sh
 
 TMP=$(mktemp -d /tmp/shegong-latency-XXXXXX)
 cleanup() {
@@ -23,15 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BUILD/shegongd" --data "$TMP/sg" --listen 127.0.0.1:0 --port-file "$TMP/sg.port" 2>"$TMP/sg.log" &
-echo $! >"$TMP/sg.pid"
-for _ in $(seq 100); do [ -s "$TMP/sg.port" ] && break; sleep 0.1; done
-export SHEGONG_SERVER=127.0.0.1:$(cat "$TMP/sg.port") SHEGONG_TOKEN_FILE="$TMP/sg/admin.token"
-"$BUILD/shegong-demo" --quiet
-# a token without pii, as in compare.sh: reads are masked, not audited
-SECRET=$("$BUILD/shegong" -o csv --columns secret token create --role district_admin --name bench | tail -1)
-export SHEGONG_TOKEN=$SECRET
-unset SHEGONG_TOKEN_FILE
+sg_bench_server
 
 sgb() { "$BUILD/shegong-bench" --seconds "$SECS" --server-pid "$(cat "$TMP/sg.pid")" --json "$@"; }
 field() { python3 -c 'import json,sys; d=json.load(sys.stdin); o=list(d["by_op"].values())[0]; print(round(d["ops_per_sec"]) if sys.argv[1]=="ops" else o[sys.argv[1]])' "$1"; }

@@ -1,0 +1,21 @@
+# Sourced by the bench scripts (after tools/deps.sh): a release build in
+# build-bench, and sg_bench_server, which starts shegongd in $TMP with a demo
+# district and leaves SHEGONG_SERVER and SHEGONG_TOKEN (a district admin
+# without pii: reads are masked but not audited, as a database's reads are
+# not logged) in the environment. Extra arguments go to shegongd.
+BUILD=build-bench
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSHEGONG_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+
+sg_bench_server() {
+  "$BUILD/shegongd" --data "$TMP/sg" --listen 127.0.0.1:0 --port-file "$TMP/sg.port" "$@" \
+    2>"$TMP/sg.log" &
+  echo $! >"$TMP/sg.pid"
+  for _ in $(seq 100); do [ -s "$TMP/sg.port" ] && break; sleep 0.1; done
+  export SHEGONG_SERVER=127.0.0.1:$(cat "$TMP/sg.port") SHEGONG_TOKEN_FILE="$TMP/sg/admin.token"
+  "$BUILD/shegong-demo" --quiet
+  SHEGONG_TOKEN=$("$BUILD/shegong" -o csv --columns secret token create --role district_admin \
+    --name bench | tail -1)
+  export SHEGONG_TOKEN
+  unset SHEGONG_TOKEN_FILE
+}
