@@ -94,7 +94,12 @@ static int apply(sg_writer *w, MDB_txn *parent, sg_job *j, int flat) {
   if (j->rc == 0 && j->arena.failed) j->rc = SG_ENOMEM;
   /* the audit entry of a change is written with it, in the same transaction */
   if (j->rc == 0) j->rc = audit_write(w, txn, j, ctx.now);
-  if (flat) return j->rc != 0;
+  if (flat) {
+    if (j->rc == 0) return 0;
+    /* its status, should this attempt be the last (a map that cannot grow) */
+    if (j->st.code == 0) sg_status_set(&j->st, j->rc, NULL);
+    return 1;
+  }
   if (j->rc == 0) {
     rc = mdb_txn_commit(child);
     child = NULL;
@@ -123,28 +128,31 @@ static void rewind_batch(sg_job *batch) {
 static void run_batch(sg_writer *w, sg_job *batch) {
   MDB_txn *txn = NULL;
   int rc, err = 0;
+  /*
+   * Flat first: most batches are all accepted, and a nested transaction per
+   * job costs a copy of each page it touches (a quarter of a create's CPU).
+   * One refusal and the attempt is discarded and the batch applied again
+   * nested, as are the next 16 batches: refusals come in runs (an import of
+   * bad rows, a town pushing stale versions).
+   */
+  int flat = w->nested_left == 0;
+  if (!flat) w->nested_left--;
   /* a full map is grown and the whole batch applied again, a few times at most */
   for (int attempt = 0;; attempt++) {
     rc = mdb_txn_begin(w->store->env, NULL, 0, &txn);
     err = rc ? sg_store_err(rc, "begin write transaction") : 0;
     if (err) break;
-    /*
-     * Flat first: most batches are all accepted, and a nested transaction per
-     * job costs a copy of each page it touches (a quarter of a create's CPU).
-     * One refusal and the attempt is discarded and the batch applied again
-     * nested, as are the next few batches: refusals come in runs (an import
-     * of bad rows, a town pushing stale versions).
-     */
-    int flat = w->nested_left == 0, refused = 0, full = 0;
-    if (!flat) w->nested_left--;
+    int refused = 0, full = 0;
     for (sg_job *j = batch; j && !refused; j = j->next) {
       refused = apply(w, txn, j, flat);
       full |= j->rc == SG_EFULL;
     }
-    if (refused) {
+    if (refused && !full) {
+      /* a full map is no refusal: it is grown below and the batch tried flat again */
       mdb_txn_abort(txn);
       txn = NULL;
       rewind_batch(batch);
+      flat = 0;
       w->nested_left = 16;
       attempt--; /* not a retry for room */
       continue;

@@ -57,6 +57,16 @@ static int fake_write(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage *re
   }
   int rc = sg_meta_put_u64(ctx->store, txn, colon + 1, 1);
   if (rc) return rc;
+  if (strncmp(req->code, "big:", 4) == 0) {
+    /* half a MiB more: more than a small map has room for */
+    char key[40];
+    snprintf(key, sizeof key, "%s.blob", colon + 1);
+    MDB_val k = {strlen(key), key}, v = {512u << 10, NULL};
+    int mrc = mdb_put(txn, ctx->store->meta, &k, &v, MDB_RESERVE);
+    if (mrc == MDB_MAP_FULL) return SG_EFULL;
+    if (mrc) return sg_store_err(mrc, "put blob");
+    memset(v.mv_data, 'x', v.mv_size);
+  }
   if (strncmp(req->code, "fail:", 5) == 0)
     return sg_status_set(ctx->st, SG_EINVAL, "refused %s after writing it", colon + 1);
   *resp = (ProtobufCMessage *)req_msg;
@@ -83,6 +93,8 @@ static void on_done(sg_job *job, void *data) {
 
 static void on_stopped(void *data) { ((fixture *)data)->stopped = 1; }
 
+static size_t map_size = 64u << 20;
+
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   snprintf(f->dir, sizeof f->dir, "/tmp/sg-writer-XXXXXX");
@@ -94,7 +106,7 @@ static int setup(void **state) {
   fake_entry.info = real->info;
   fake_entry.impl = &fake_impl;
   sg_limits_default(&f->limits);
-  if (sg_store_open(&f->s, f->dir, 64u << 20) != 0) return -1;
+  if (sg_store_open(&f->s, f->dir, map_size) != 0) return -1;
   uv_loop_init(&f->loop);
   if (sg_writer_start(&f->w, &f->loop, f->s, &f->limits, on_done, f) != 0) return -1;
   *state = f;
@@ -219,10 +231,36 @@ static void test_batch_all_accepted(void **state) {
   assert_int_equal(audit_entries(f), 40);
 }
 
+static int setup_small_map(void **state) {
+  map_size = 1u << 20;
+  int rc = setup(state);
+  map_size = 64u << 20;
+  return rc;
+}
+
+/* A full map in a flat batch is no refusal: the map grows and the batch goes through whole. */
+static void test_full_map_grows(void **state) {
+  fixture *f = *state;
+  size_t before = f->s->map_size;
+  submit(f, 1, "hold:m0");
+  usleep(30 * 1000);
+  submit(f, 2, "ok:m1");
+  submit(f, 3, "big:m2");
+  submit(f, 4, "ok:m3");
+  submit(f, 5, "big:m4");
+  wait_done(f, 5);
+  for (uint32_t i = 1; i <= 5; i++)
+    if (f->rc[i] != 0) fail_msg("job %u (%s): %d %s", i, f->name[i], f->rc[i], f->message[i]);
+  assert_true(f->s->map_size > before);
+  assert_true(has_key(f, "m1") && has_key(f, "m2") && has_key(f, "m3") && has_key(f, "m4"));
+  assert_int_equal(audit_entries(f), 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_refusal_rolls_back_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_all_accepted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_full_map_grows, setup_small_map, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

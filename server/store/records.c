@@ -195,6 +195,7 @@ typedef struct {
 } policy_cache;
 
 static pthread_key_t cache_key;
+static int cache_key_ok;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
 static void cache_clear(policy_cache *c) {
@@ -211,10 +212,12 @@ static void cache_free(void *p) {
 }
 
 static void cache_key_init(void) {
-  if (pthread_key_create(&cache_key, cache_free) != 0) sg_warn("no per-thread policy cache");
+  cache_key_ok = pthread_key_create(&cache_key, cache_free) == 0;
+  if (!cache_key_ok) sg_warn("no per-thread policy cache: the policy is decoded on every call");
 }
 
-int sg_policy_view(sg_store *s, MDB_txn *txn, const Shegong__V1__Policy **out) {
+int sg_policy_view(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
+                   const Shegong__V1__Policy **out) {
   MDB_cursor *cur;
   int rc = mdb_cursor_open(txn, s->policies, &cur);
   if (rc) return sg_store_err(rc, "open cursor");
@@ -227,6 +230,12 @@ int sg_policy_view(sg_store *s, MDB_txn *txn, const Shegong__V1__Policy **out) {
   }
   if (rc) return sg_store_err(rc, "read policy");
   pthread_once(&cache_once, cache_key_init);
+  if (!cache_key_ok) {
+    Shegong__V1__Policy *p;
+    int rc2 = sg_policy_current(s, txn, alloc, &p);
+    *out = p;
+    return rc2;
+  }
   policy_cache *c = pthread_getspecific(cache_key);
   if (c && c->pol && c->n == v.mv_size && memcmp(c->bytes, v.mv_data, v.mv_size) == 0) {
     *out = c->pol;

@@ -83,10 +83,13 @@ extern const sg_rec_kind *const SG_REC_ASSESSMENT, *const SG_REC_VISITS, *const 
 int sg_policy_current(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
                       Shegong__V1__Policy **out);
 /*
- * The current policy, read-only, valid until this thread's next call or the
- * end of txn: decoded once per thread while the stored policy stays the same.
+ * The current policy, read-only, valid only until this thread's next call
+ * (which may decode a newer policy over it, in the same transaction too):
+ * decoded once per thread while the stored policy stays the same. alloc is
+ * used only where the thread cannot keep a copy.
  */
-int sg_policy_view(sg_store *s, MDB_txn *txn, const Shegong__V1__Policy **out);
+int sg_policy_view(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
+                   const Shegong__V1__Policy **out);
 /* The built-in defaults, in static memory: never freed. */
 const Shegong__V1__Policy *sg_policy_defaults(void);
 

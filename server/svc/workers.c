@@ -173,7 +173,7 @@ static int validate_worker(sg_call_ctx *ctx, MDB_txn *txn, sg_worker *w, placeme
  */
 static int check_hiring(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
   const Shegong__V1__Policy *pol;
-  int rc = sg_policy_view(ctx->store, txn, &pol);
+  int rc = sg_policy_view(ctx->store, txn, &ctx->arena->allocator, &pol);
   if (rc || !pol->hiring) return rc;
   const Shegong__V1__HiringPolicy *h = pol->hiring;
   sg_date birth, hire;
@@ -195,7 +195,7 @@ static int check_hiring(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
 static int check_ladder(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
   if (!w->post[0]) return 0;
   const Shegong__V1__Policy *pol;
-  int rc = sg_policy_view(ctx->store, txn, &pol);
+  int rc = sg_policy_view(ctx->store, txn, &ctx->arena->allocator, &pol);
   if (rc || !pol->ladder) return rc;
   const Shegong__V1__PayPost *p = sg_ladder_post(pol->ladder, w->post, NULL);
   if (!p)
@@ -412,11 +412,15 @@ static int raw_worker(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id) {
   if (id == 0 || mdb_get(txn, ctx->store->workers, &k, &v) != 0) return 1;
   const sg_principal *p = ctx->principal;
   if (p && p->town_id) {
-    const uint8_t *q = v.mv_data, *end = q + v.mv_size;
+    /* the last town_code counts, as in a decoder */
+    const uint8_t *q = v.mv_data, *end = q + v.mv_size, *town = NULL;
+    size_t town_len = 0;
     sg_wire_field f;
     int r;
-    while ((r = sg_wire_next(&q, end, &f)) == 1 && !(f.number == 24 && f.type == 2)) {}
-    if (r != 1 || f.len != strlen(p->town_code) || memcmp(f.value, p->town_code, f.len) != 0)
+    while ((r = sg_wire_next(&q, end, &f)) == 1)
+      if (f.number == 24 && f.type == 2) town = f.value, town_len = f.len;
+    if (r != 0 || !town || town_len != strlen(p->town_code) ||
+        memcmp(town, p->town_code, town_len) != 0)
       return 1;
   }
   if (p && !p->pii) {
