@@ -13,7 +13,7 @@ static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
   return -1;
 }
 
-int sg_wire_next(const uint8_t **p, const uint8_t *end, sg_wire_field *f) {
+int sg_wire_next_slow(const uint8_t **p, const uint8_t *end, sg_wire_field *f) {
   if (*p >= end) return 0;
   const uint8_t *q = *p;
   uint64_t tag, n;

@@ -345,8 +345,39 @@ int sg_mask_pii(ProtobufCMessage *msg, sg_arena *arena) {
   return 0;
 }
 
+/*
+ * What sg_mask_pii_wire needs of a descriptor, as bits by field number
+ * (fields 1-63): the personal-data strings, and the messages that can carry
+ * some. `far` says a field of either kind is numbered 64 or more, so that
+ * those are looked up one by one. Kept per thread for the last descriptor:
+ * a run of answers is of one type.
+ */
+typedef struct pii_bits {
+  const ProtobufCMessageDescriptor *d;
+  uint64_t pii, nested;
+  int far;
+} pii_bits;
+
+static const pii_bits *pii_bits_of(const ProtobufCMessageDescriptor *d) {
+  static __thread pii_bits b;
+  if (b.d == d) return &b;
+  pii_bits n = {d, 0, 0, 0};
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    int pii = is_pii_field(f) && f->label != PROTOBUF_C_LABEL_REPEATED;
+    int nested = f->type == PROTOBUF_C_TYPE_MESSAGE && sg_message_has_pii(f->descriptor);
+    if (!pii && !nested) continue;
+    if (f->id >= 64) n.far = 1;
+    else if (pii) n.pii |= 1ull << f->id;
+    else n.nested |= 1ull << f->id;
+  }
+  b = n;
+  return &b;
+}
+
 int sg_mask_pii_wire(const ProtobufCMessageDescriptor *d, const uint8_t *in, size_t len,
                      sg_arena *arena, uint8_t **out, size_t *out_len) {
+  const pii_bits *bits = pii_bits_of(d);
   /* a masked value is at most 63 bytes, its tag and length no longer than the
    * original's: two of them grow the message by less than 2 * 80 */
   uint8_t *o = sg_arena_alloc(arena, len + 2 * 80);
@@ -357,11 +388,20 @@ int sg_mask_pii_wire(const ProtobufCMessageDescriptor *d, const uint8_t *in, siz
   int r;
   while ((r = sg_wire_next(&p, end, &f)) == 1) {
     if (f.type != 2) continue;
-    const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(d, f.number);
-    if (!fd) continue;
-    if (fd->type == PROTOBUF_C_TYPE_MESSAGE && sg_message_has_pii(fd->descriptor))
-      return SG_EINVAL; /* nested personal data: decode and sg_mask_pii instead */
-    if (!is_pii_field(fd) || fd->label == PROTOBUF_C_LABEL_REPEATED || f.len == 0) continue;
+    int pii, nested;
+    const ProtobufCFieldDescriptor *fd = NULL;
+    if (f.number < 64) {
+      pii = (int)(bits->pii >> f.number & 1);
+      nested = (int)(bits->nested >> f.number & 1);
+    } else if (bits->far && (fd = protobuf_c_message_descriptor_get_field(d, f.number))) {
+      pii = is_pii_field(fd) && fd->label != PROTOBUF_C_LABEL_REPEATED;
+      nested = fd->type == PROTOBUF_C_TYPE_MESSAGE && sg_message_has_pii(fd->descriptor);
+    } else {
+      continue;
+    }
+    if (nested) return SG_EINVAL; /* nested personal data: decode and sg_mask_pii instead */
+    if (!pii || f.len == 0) continue;
+    if (!fd) fd = protobuf_c_message_descriptor_get_field(d, f.number);
     if (masked == 2 || f.len > 63) return SG_EINVAL;
     memcpy(o + on, run, (size_t)(f.start - run));
     on += (size_t)(f.start - run);

@@ -396,6 +396,7 @@ out:
   sg_writer_free(a.srv.writer);
   sg_arena_destroy(&a.srv.read_arena);
   if (a.srv.frame_arena_ready) sg_arena_destroy(&a.srv.frame_arena);
+  sg_server_read_done(&a.srv);
   mdb_txn_abort(a.srv.read_txn);
   sg_store_close(a.srv.store);
   sg_tls_ctx_free(a.srv.tls);

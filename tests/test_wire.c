@@ -224,9 +224,24 @@ static void test_random_bytes(void **state) {
     int rc = sg_mask_pii_wire(&shegong__v1__worker__descriptor, b, n, &a, &out, &out_len);
     assert_true(rc == 0 || rc == SG_EINVAL || rc == SG_EDATALOSS);
     if (rc == 0) assert_true(out_len <= n + 2 * 80);
-    const uint8_t *p = b;
-    sg_wire_field f;
-    while (sg_wire_next(&p, b + n, &f) == 1) assert_true(f.end <= b + n && f.start < f.end);
+    /* the inline fast path and the general one read the same fields */
+    const uint8_t *p = b, *q = b;
+    sg_wire_field f, g;
+    int r1, r2;
+    do {
+      r1 = sg_wire_next(&p, b + n, &f);
+      r2 = sg_wire_next_slow(&q, b + n, &g);
+      assert_int_equal(r1, r2);
+      if (r1 != 1) break;
+      assert_true(f.end <= b + n && f.start < f.end);
+      assert_ptr_equal(f.start, g.start);
+      assert_ptr_equal(f.end, g.end);
+      assert_ptr_equal(f.value, g.value);
+      assert_int_equal(f.number, g.number);
+      assert_int_equal(f.type, g.type);
+      assert_int_equal(f.len, g.len);
+      assert_ptr_equal(p, q);
+    } while (1);
     free(b);
     sg_arena_reset(&a);
   }

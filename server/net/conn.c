@@ -278,12 +278,6 @@ static void on_stalled(uv_timer_t *t) {
 }
 
 /*
- * Queues bytes for the socket (ciphertext on a TLS connection). They join
- * the connection's pending buffer; sg_server_flush, at the end of the loop
- * turn, hands each buffer to one uv_write: one system call for all the
- * answers a turn made, however many were pipelined.
- */
-/*
  * Whether a gRPC connection's unsent answers are over the limit; if so, its
  * stall clock starts (it is never paused: HTTP/2 must keep being read, as
  * window updates come that way, so a peer that does not read gets new calls
@@ -296,7 +290,15 @@ static int note_backlog(sg_conn *c) {
   return 1;
 }
 
-/* Room for n more bytes after the pending answers; NULL (and the connection closed) without memory. */
+/*
+ * Queuing bytes for the socket (ciphertext on a TLS connection): they join
+ * the connection's pending buffer; sg_server_flush, at the end of the loop
+ * turn, hands each buffer to one uv_write: one system call for all the
+ * answers a turn made, however many were pipelined.
+ *
+ * Room for n more bytes after the pending answers; NULL (and the connection
+ * closed) without memory.
+ */
 static uint8_t *out_reserve(sg_conn *c, size_t n) {
   write_req *w = c->pending;
   if (!w || w->cap - w->len < n) {
@@ -357,7 +359,21 @@ static void flush_conn(sg_conn *c) {
   }
 }
 
+int sg_server_read(sg_server *srv) {
+  if (srv->read_open) return 0;
+  int rc = sg_store_read_begin(srv->store, srv->read_txn);
+  srv->read_open = rc == 0;
+  return rc;
+}
+
+void sg_server_read_done(sg_server *srv) {
+  if (!srv->read_open) return;
+  sg_store_read_end(srv->store, srv->read_txn);
+  srv->read_open = 0;
+}
+
 void sg_server_flush(sg_server *srv) {
+  sg_server_read_done(srv);
   for (sg_conn *c = srv->conns; c; c = c->next) {
     flush_conn(c);
     /* an HTTP/2 session that is over (its GOAWAY sent) ends its connection;
@@ -609,14 +625,16 @@ static int keep_open(sg_call_ctx *ctx, uint64_t town_id, int all, uint64_t posit
  */
 static void notify_watches(sg_server *srv, int heartbeat) {
   if (srv->n_watches == 0 || srv->stopping) return;
-  int rc = sg_store_read_begin(srv->store, srv->read_txn);
+  /* the batch just committed must be seen: not the turn's earlier snapshot */
+  sg_server_read_done(srv);
+  int rc = sg_server_read(srv);
   if (rc) return;
   uint64_t head = 0, compacted = 0;
   char now[32];
   sg_now_rfc3339(now, sizeof now);
   if (sg_store_head_revision(srv->store, srv->read_txn, &head) ||
       sg_changes_compacted(srv->store, srv->read_txn, &compacted)) {
-    sg_store_read_end(srv->store, srv->read_txn);
+    sg_server_read_done(srv);
     return;
   }
   for (sg_conn *c = srv->conns; c; c = c->next) {
@@ -656,14 +674,17 @@ static void notify_watches(sg_server *srv, int heartbeat) {
       i++;
     }
   }
-  sg_store_read_end(srv->store, srv->read_txn);
-  /* from a timer, no poll phase follows before the next tick: send now */
+  /* from a timer, no poll phase follows before the next tick: send now (and reset the txn) */
   sg_server_flush(srv);
 }
 
 static void on_heartbeat(uv_timer_t *t) { notify_watches(t->data, 1); }
 
-void sg_server_after_batch(void *srv) { notify_watches(srv, 0); }
+void sg_server_after_batch(void *srv) {
+  /* reads later in this turn see the batch just committed (a token revoked, a worker moved) */
+  sg_server_read_done(srv);
+  notify_watches(srv, 0);
+}
 
 static inflight *find_call(sg_conn *c, uint32_t call_id) {
   for (size_t i = 0; i < c->n_calls; i++)
@@ -739,13 +760,13 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   }
   sg_call_ctx_stamp(&ctx);
   ProtobufCMessage *resp = NULL;
-  int rc = sg_store_read_begin(srv->store, srv->read_txn);
+  int rc = sg_server_read(srv);
   if (rc) {
     sg_status_set(&st, rc, NULL);
   } else {
+    /* replies never point into the map (copies in the arena): the txn may be reset
+     * before they are sent, as it is at the end of the turn */
     rc = e->impl->handler(&ctx, srv->read_txn, req, &resp);
-    /* replies never point into the map, so the txn ends before sending */
-    sg_store_read_end(srv->store, srv->read_txn);
   }
   if ((rc == 0 || rc == SG_CALL_OPEN) && p && p->pii &&
       sg_message_has_pii(e->info->method->output))
@@ -791,11 +812,10 @@ static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_princip
       (!c->auth_p.expires_at[0] || strcmp(c->auth_p.expires_at, now) > 0)) {
     *p = c->auth_p; /* the same token as the last call, nothing changed since */
     rc = 0;
-  } else if ((rc = sg_store_read_begin(srv->store, srv->read_txn))) {
+  } else if ((rc = sg_server_read(srv))) {
     sg_status_set(&st, rc, "cannot check the token");
   } else {
     rc = sg_auth_authenticate(srv->store, srv->read_txn, authz, now, p, &st);
-    sg_store_read_end(srv->store, srv->read_txn);
     c->auth_len = 0;
     if (rc == 0 && alen < sizeof c->auth_key) {
       memcpy(c->auth_key, authz, alen);

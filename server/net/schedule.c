@@ -29,9 +29,10 @@ static void on_tick(uv_timer_t *t) {
   sg_date today;
   sg_today(today_s, sizeof today_s);
   if (sg_validate_date(today_s, &today, NULL, 0)) return;
-  if (sg_store_read_begin(srv->store, srv->read_txn)) return;
+  sg_server_read_done(srv); /* a fresh snapshot */
+  if (sg_server_read(srv)) return;
   int due = sg_transfers_due(srv->store, srv->read_txn, (uint64_t)sg_date_days(&today));
-  sg_store_read_end(srv->store, srv->read_txn);
+  sg_server_read_done(srv);
   if (!due) return;
   sg_job *job = sg_job_new(srv->limits.max_call_memory);
   if (!job) return;

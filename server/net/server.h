@@ -32,7 +32,15 @@ typedef struct sg_server {
   struct sg_tls_ctx *grpc_tls; /* the same certificate, with ALPN h2 */
   char grpc_bound[64];
   int grpc_bound_port;
-  MDB_txn *read_txn;   /* reset between calls, renewed for each */
+  /*
+   * The loop thread's read transaction: renewed by the first read of a loop
+   * turn (sg_server_read) and reset when the turn's answers are flushed
+   * (sg_server_read_done), so that a turn's reads share one snapshot and
+   * renew once. A turn is short: the map lock it holds shared is free again
+   * before the next poll, for the writer to grow the map.
+   */
+  MDB_txn *read_txn;
+  int read_open;
   sg_arena read_arena; /* memory of the read call being answered */
   /* the frame being handled (native connections): one at a time on the loop
    * thread, so one arena, reset after each, saves a malloc per field */
@@ -78,6 +86,10 @@ void sg_server_stop(sg_server *srv);
 
 /* Writes every connection's pending answers: once per loop turn (a uv_check). */
 void sg_server_flush(sg_server *srv);
+/* Opens the loop turn's read transaction if it is not open (0 or an SG_E* code). */
+int sg_server_read(sg_server *srv);
+/* Resets it, if open: before a read that must see the latest commit, and at the end of a turn. */
+void sg_server_read_done(sg_server *srv);
 
 /* Called by the writer's done callback (server's data = srv). */
 void sg_server_job_done(sg_job *job, void *data);
