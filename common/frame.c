@@ -100,12 +100,60 @@ int sg_frame_decoder_feed(sg_frame_decoder *d, const uint8_t *data, size_t len, 
   return 0;
 }
 
+/*
+ * Most frames a server sends are an answer: call id, flags, payload, and an
+ * OK status (an empty message). Those are encoded here without protobuf-c's
+ * walk of the descriptors, byte for byte as it would (test_frame checks);
+ * every other frame goes through protobuf-c.
+ */
+static int plain_answer(const sg_frame *f) {
+  const Shegong__V1__Status *st = f->status;
+  return (!f->method || !f->method[0]) && f->timeout_ms == 0 && f->n_metadata == 0 &&
+         f->base.n_unknown_fields == 0 &&
+         (!st || (st->code == 0 && (!st->message || !st->message[0]) && st->n_violations == 0 &&
+                  st->base.n_unknown_fields == 0));
+}
+
+static size_t varint_len(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, n++;
+  return n;
+}
+
+static size_t plain_size(const sg_frame *f) {
+  return (f->call_id ? 1 + varint_len(f->call_id) : 0) + (f->flags ? 1 + varint_len(f->flags) : 0) +
+         (f->payload.len ? 1 + varint_len(f->payload.len) + f->payload.len : 0) + (f->status ? 2 : 0);
+}
+
+static size_t put_varint(uint8_t *out, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) out[n++] = (uint8_t)(v | 0x80), v >>= 7;
+  out[n++] = (uint8_t)v;
+  return n;
+}
+
+static size_t plain_write(const sg_frame *f, uint8_t *out) {
+  size_t n = 0;
+  if (f->call_id) out[n++] = 1 << 3, n += put_varint(out + n, f->call_id);
+  if (f->flags) out[n++] = 3 << 3, n += put_varint(out + n, f->flags);
+  if (f->payload.len) {
+    out[n++] = 6 << 3 | 2;
+    n += put_varint(out + n, f->payload.len);
+    memcpy(out + n, f->payload.data, f->payload.len);
+    n += f->payload.len;
+  }
+  if (f->status) out[n++] = 7 << 3 | 2, out[n++] = 0;
+  return n;
+}
+
 size_t sg_frame_wire_size(const sg_frame *f) {
-  return SG_FRAME_HEADER_BYTES + shegong__v1__frame__get_packed_size(f);
+  return SG_FRAME_HEADER_BYTES +
+         (plain_answer(f) ? plain_size(f) : shegong__v1__frame__get_packed_size(f));
 }
 
 void sg_frame_write(const sg_frame *f, uint8_t *buf) {
-  size_t n = shegong__v1__frame__pack(f, buf + SG_FRAME_HEADER_BYTES);
+  size_t n = plain_answer(f) ? plain_write(f, buf + SG_FRAME_HEADER_BYTES)
+                             : shegong__v1__frame__pack(f, buf + SG_FRAME_HEADER_BYTES);
   buf[0] = (uint8_t)(n >> 24);
   buf[1] = (uint8_t)(n >> 16);
   buf[2] = (uint8_t)(n >> 8);

@@ -267,6 +267,63 @@ static void test_callback_stop(void **state) {
   free(buf);
 }
 
+/* Answers encoded without protobuf-c: the bytes protobuf-c gives, shape by shape. */
+static void check_encoding(const sg_frame *f) {
+  size_t n = sg_frame_wire_size(f);
+  uint8_t *mine = malloc(n);
+  assert_non_null(mine);
+  sg_frame_write(f, mine);
+  size_t want = shegong__v1__frame__get_packed_size(f);
+  uint8_t *theirs = malloc(want ? want : 1);
+  assert_non_null(theirs);
+  shegong__v1__frame__pack(f, theirs);
+  assert_int_equal(n, SG_FRAME_HEADER_BYTES + want);
+  assert_memory_equal(mine + SG_FRAME_HEADER_BYTES, theirs, want);
+  assert_int_equal(((size_t)mine[0] << 24 | (size_t)mine[1] << 16 | (size_t)mine[2] << 8 | mine[3]), want);
+  free(mine);
+  free(theirs);
+}
+
+static void test_answer_encoding(void **state) {
+  (void)state;
+  static uint8_t payload[70000];
+  for (size_t i = 0; i < sizeof payload; i++) payload[i] = (uint8_t)(i * 7);
+  const uint32_t ids[] = {0, 1, 127, 128, 16383, 16384, 4000000000u};
+  const uint32_t flags[] = {0, 1, 2, 3, 200};
+  const size_t lens[] = {0, 1, 127, 128, 300, 16384, 70000};
+  Shegong__V1__Status ok = SHEGONG__V1__STATUS__INIT, bad = SHEGONG__V1__STATUS__INIT;
+  bad.code = SHEGONG__V1__CODE__NOT_FOUND;
+  bad.message = "no worker 7";
+  Shegong__V1__Status *statuses[] = {NULL, &ok, &bad};
+  for (size_t a = 0; a < sizeof ids / sizeof ids[0]; a++)
+    for (size_t b = 0; b < sizeof flags / sizeof flags[0]; b++)
+      for (size_t c = 0; c < sizeof lens / sizeof lens[0]; c++)
+        for (size_t d = 0; d < 3; d++) {
+          sg_frame f = SHEGONG__V1__FRAME__INIT;
+          f.call_id = ids[a];
+          f.flags = flags[b];
+          f.payload.data = payload;
+          f.payload.len = lens[c];
+          f.status = statuses[d];
+          check_encoding(&f);
+        }
+  /* shapes that go through protobuf-c: a method, metadata, a timeout */
+  sg_frame f = SHEGONG__V1__FRAME__INIT;
+  f.call_id = 9;
+  f.method = "/shegong.v1.Workers/Get";
+  f.timeout_ms = 5000;
+  Shegong__V1__Metadata m = SHEGONG__V1__METADATA__INIT, *mp = &m;
+  m.key = "authorization";
+  m.value = "Bearer x";
+  f.metadata = &mp;
+  f.n_metadata = 1;
+  check_encoding(&f);
+  ok.message = "";
+  f = (sg_frame)SHEGONG__V1__FRAME__INIT;
+  f.status = &ok;
+  check_encoding(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_all_at_once),
@@ -278,6 +335,7 @@ int main(void) {
       cmocka_unit_test(test_garbage_body),
       cmocka_unit_test(test_random_bytes_never_crash),
       cmocka_unit_test(test_callback_stop),
+      cmocka_unit_test(test_answer_encoding),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
