@@ -411,7 +411,7 @@ int sg_mask_pii_wire(const ProtobufCMessageDescriptor *d, const uint8_t *in, siz
     plain[f.len] = 0;
     if (fd->name[0] == 'i') sg_mask_idno(plain, m, sizeof m);
     else sg_mask_phone(plain, m, sizeof m);
-    sodium_memzero(plain, sizeof plain);
+    sodium_memzero(plain, f.len + 1); /* what was copied, not the whole buffer */
     size_t ml = strlen(m);
     on += sg_wire_put_varint(o + on, (uint64_t)f.number << 3 | 2);
     on += sg_wire_put_varint(o + on, ml);

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "error.h"
 #include "frame.h"
+#include "wire.h"
 
 typedef struct collected {
   sg_frame *frames[16];
@@ -324,6 +326,123 @@ static void test_answer_encoding(void **state) {
   check_encoding(&f);
 }
 
+/* ---- the plain decoder against protobuf-c ---- */
+
+typedef struct body {
+  uint8_t b[4096];
+  size_t n;
+} body;
+
+static unsigned rnd(unsigned n) { return (unsigned)rand() % n; }
+
+static void put_tag(body *o, uint32_t number, unsigned type, int two_bytes) {
+  uint32_t tag = number << 3 | type;
+  if (two_bytes && tag < 0x80) {
+    o->b[o->n++] = (uint8_t)(tag | 0x80); /* the same tag, padded to two bytes */
+    o->b[o->n++] = 0;
+  } else {
+    o->n += sg_wire_put_varint(o->b + o->n, tag);
+  }
+}
+
+static void put_str(body *o, uint32_t number, const char *v, size_t len) {
+  put_tag(o, number, 2, rnd(20) == 0);
+  o->n += sg_wire_put_varint(o->b + o->n, len);
+  memcpy(o->b + o->n, v, len);
+  o->n += len;
+}
+
+static void put_u(body *o, uint32_t number, uint64_t v) {
+  put_tag(o, number, 0, rnd(20) == 0);
+  o->n += sg_wire_put_varint(o->b + o->n, v);
+}
+
+/* A frame body: mostly the shapes clients send, sometimes not. */
+static void random_frame(body *o) {
+  static const char *const strs[] = {"", "/shegong.v1.Workers/Get", "authorization",
+                                     "Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "x\0y"};
+  o->n = 0;
+  int fields = (int)rnd(9);
+  for (int i = 0; i < fields; i++) {
+    switch (rnd(12)) {
+    case 0: case 1: put_u(o, 1, rnd(4) ? rnd(100000) : ((uint64_t)rand() << 31 | (uint64_t)rand())); break;
+    case 2: case 3: { const char *v = strs[rnd(5)]; put_str(o, 2, v, strlen(v) + (rnd(10) == 0)); break; }
+    case 4: put_u(o, 3, rnd(4)); break;
+    case 5: put_u(o, 4, rnd(3) ? rnd(70000) : 1ull << 33); break;
+    case 6: case 7: {
+      body m = {.n = 0};
+      int k = (int)rnd(4);
+      for (int j = 0; j < k; j++) {
+        const char *v = strs[rnd(5)];
+        if (rnd(15) == 0) put_u(&m, 1, 5); /* a varint where a string goes */
+        else put_str(&m, 1 + rnd(rnd(10) ? 2 : 4), v, strlen(v));
+      }
+      put_tag(o, 5, 2, 0);
+      o->n += sg_wire_put_varint(o->b + o->n, m.n);
+      memcpy(o->b + o->n, m.b, m.n);
+      o->n += m.n;
+      break;
+    }
+    case 8: case 9: { uint8_t pl[40]; size_t n = rnd(40); for (size_t k = 0; k < n; k++) pl[k] = (uint8_t)rand(); put_str(o, 6, (const char *)pl, n); break; }
+    case 10: put_str(o, 7, "\x08\x05", 2); break; /* a status */
+    default: put_u(o, 9 + rnd(30), rnd(1000)); break; /* an unknown field */
+    }
+  }
+  if (rnd(25) == 0 && o->n) o->n -= 1 + rnd((unsigned)o->n); /* cut short */
+  if (rnd(25) == 0 && o->n) o->b[rnd((unsigned)o->n)] ^= (uint8_t)(1u << rnd(8));
+}
+
+static int keep_one(void *ctx, sg_frame *f) {
+  *(sg_frame **)ctx = f;
+  return 0;
+}
+
+static void same_str(const char *a, const char *b) { assert_string_equal(a ? a : "", b ? b : ""); }
+
+static void test_plain_decoder_matches_protobuf_c(void **state) {
+  (void)state;
+  srand(7420);
+  sg_arena arena;
+  sg_arena_init(&arena, 1 << 20);
+  body o;
+  for (int i = 0; i < 30000; i++) {
+    random_frame(&o);
+    if (o.n == 0) continue;
+    uint8_t wire[4100];
+    wire[0] = (uint8_t)(o.n >> 24), wire[1] = (uint8_t)(o.n >> 16), wire[2] = (uint8_t)(o.n >> 8),
+    wire[3] = (uint8_t)o.n;
+    memcpy(wire + 4, o.b, o.n);
+    sg_frame_decoder d;
+    sg_frame_decoder_init(&d, 1 << 20);
+    d.alloc = &arena.allocator;
+    sg_frame *mine = NULL;
+    int rc = sg_frame_decoder_feed(&d, wire, o.n + 4, keep_one, &mine, NULL, 0);
+    sg_frame *ref = shegong__v1__frame__unpack(NULL, o.n, o.b);
+    if (!ref) {
+      assert_int_equal(rc, SG_EPROTO);
+    } else {
+      assert_int_equal(rc, 0);
+      assert_non_null(mine);
+      assert_int_equal(mine->call_id, ref->call_id);
+      same_str(mine->method, ref->method);
+      assert_int_equal(mine->flags, ref->flags);
+      assert_int_equal(mine->timeout_ms, ref->timeout_ms);
+      assert_int_equal(mine->n_metadata, ref->n_metadata);
+      for (size_t k = 0; k < ref->n_metadata; k++) {
+        same_str(mine->metadata[k]->key, ref->metadata[k]->key);
+        same_str(mine->metadata[k]->value, ref->metadata[k]->value);
+      }
+      assert_int_equal(mine->payload.len, ref->payload.len);
+      if (ref->payload.len) assert_memory_equal(mine->payload.data, ref->payload.data, ref->payload.len);
+      assert_int_equal(mine->status != NULL, ref->status != NULL);
+      shegong__v1__frame__free_unpacked(ref, NULL);
+    }
+    sg_frame_decoder_free(&d);
+    sg_arena_reset(&arena);
+  }
+  sg_arena_destroy(&arena);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_all_at_once),
@@ -336,6 +455,7 @@ int main(void) {
       cmocka_unit_test(test_random_bytes_never_crash),
       cmocka_unit_test(test_callback_stop),
       cmocka_unit_test(test_answer_encoding),
+      cmocka_unit_test(test_plain_decoder_matches_protobuf_c),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
