@@ -285,13 +285,13 @@ int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *be
    * claim an older state over a newer one. The history stays in order: it
    * takes the date of the latest entry instead.
    */
-  latest_entry le = {ctx, txn, "", 0};
-  int rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_HISTORY, w->id, note_latest_entry, &le);
-  if (le.err || rc) return le.err ? le.err : rc;
   if (!before) {
     /* registered: only a registration that is a transfer (a 村两委 join) needs saying */
     return transfer_id ? put_history_entry(ctx, txn, w, town, date, cause, transfer_id) : 0;
   }
+  latest_entry le = {ctx, txn, "", 0};
+  int rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_HISTORY, w->id, note_latest_entry, &le);
+  if (le.err || rc) return le.err ? le.err : rc;
   if (!le.date[0]) {
     if ((rc = put_history_entry(ctx, txn, before, town, before->hire_date, "hired", 0))) return rc;
     snprintf(le.date, sizeof le.date, "%s", before->hire_date);
