@@ -3,7 +3,8 @@
 # move with a shared machine's mood (rates there vary by ±30 % within minutes),
 # for comparing two builds of the read path. The demo district is loaded by a
 # plain server, which is then restarted under valgrind on the same data; the
-# count covers the whole run of the second server (start-up is under 1 %).
+# count covers the whole run of the second server (its start-up adds under 2 %
+# to the figure a read: 26,634 against 26,179 counted from after the start).
 #
 #   tools/bench/instructions.sh [SECONDS] [TOP]     (default 6 s; TOP functions shown, 20)
 set -euo pipefail
