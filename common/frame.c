@@ -72,6 +72,8 @@ static sg_frame *decode_plain(ProtobufCAllocator *a, const uint8_t *body, size_t
   /* first pass: the shape, and how many metadata entries */
   while ((r = sg_wire_next(&p, end, &w)) == 1) {
     if (w.start[0] >= 0x80) return NULL; /* fields 1-15 have one-byte tags */
+    /* protobuf-c refuses a length of more than five bytes (padded with 0x80s) */
+    if (w.type == 2 && w.value - w.start > 6) return NULL;
     static const unsigned want_type[8] = {9, 0, 2, 0, 0, 2, 2, 9};
     if (w.number > 6 || w.type != want_type[w.number]) return NULL;
     if (w.number == 5) {
@@ -109,7 +111,8 @@ static sg_frame *decode_plain(ProtobufCAllocator *a, const uint8_t *body, size_t
       sg_wire_field e;
       unsigned got = 0;
       while ((r = sg_wire_next(&q, qend, &e)) == 1) {
-        if (e.start[0] >= 0x80 || e.type != 2 || e.number < 1 || e.number > 2 || got & e.number)
+        if (e.start[0] >= 0x80 || e.type != 2 || e.number < 1 || e.number > 2 || got & e.number ||
+            e.value - e.start > 6)
           return NULL;
         got |= e.number;
         char *v = str_of(a, &e);

@@ -345,9 +345,22 @@ static void put_tag(body *o, uint32_t number, unsigned type, int two_bytes) {
   }
 }
 
+/* A length, sometimes padded to up to seven bytes (0x80 continuations): valid
+ * varints that protobuf-c still refuses past five bytes. */
+static void put_len(body *o, size_t len) {
+  if (rnd(15) == 0 && len < 0x80) {
+    int pad = 1 + (int)rnd(6);
+    o->b[o->n++] = (uint8_t)(len | 0x80);
+    for (int i = 1; i < pad; i++) o->b[o->n++] = 0x80;
+    o->b[o->n++] = 0;
+  } else {
+    o->n += sg_wire_put_varint(o->b + o->n, len);
+  }
+}
+
 static void put_str(body *o, uint32_t number, const char *v, size_t len) {
   put_tag(o, number, 2, rnd(20) == 0);
-  o->n += sg_wire_put_varint(o->b + o->n, len);
+  put_len(o, len);
   memcpy(o->b + o->n, v, len);
   o->n += len;
 }
@@ -378,7 +391,7 @@ static void random_frame(body *o) {
         else put_str(&m, 1 + rnd(rnd(10) ? 2 : 4), v, strlen(v));
       }
       put_tag(o, 5, 2, 0);
-      o->n += sg_wire_put_varint(o->b + o->n, m.n);
+      put_len(o, m.n);
       memcpy(o->b + o->n, m.b, m.n);
       o->n += m.n;
       break;

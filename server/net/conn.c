@@ -361,6 +361,8 @@ static void flush_conn(sg_conn *c) {
 
 int sg_server_read(sg_server *srv) {
   if (srv->read_open) return 0;
+  /* before the renew: a snapshot holds every token change up to read_gen */
+  srv->read_gen = sg_auth_generation();
   int rc = sg_store_read_begin(srv->store, srv->read_txn);
   srv->read_open = rc == 0;
   return rc;
@@ -812,16 +814,24 @@ static int admit(sg_conn *c, sg_frame *f, const sg_dispatch_entry *e, sg_princip
       (!c->auth_p.expires_at[0] || strcmp(c->auth_p.expires_at, now) > 0)) {
     *p = c->auth_p; /* the same token as the last call, nothing changed since */
     rc = 0;
-  } else if ((rc = sg_server_read(srv))) {
-    sg_status_set(&st, rc, "cannot check the token");
   } else {
-    rc = sg_auth_authenticate(srv->store, srv->read_txn, authz, now, p, &st);
-    c->auth_len = 0;
-    if (rc == 0 && alen < sizeof c->auth_key) {
-      memcpy(c->auth_key, authz, alen);
-      c->auth_len = alen;
-      c->auth_gen = gen;
-      c->auth_p = *p;
+    /*
+     * The turn's snapshot may predate a token change the writer has committed
+     * (the loop hears of the batch later): then the token is checked in a
+     * fresh one, and the cache keyed by what that snapshot holds.
+     */
+    if (srv->read_open && srv->read_gen != gen) sg_server_read_done(srv);
+    if ((rc = sg_server_read(srv))) {
+      sg_status_set(&st, rc, "cannot check the token");
+    } else {
+      rc = sg_auth_authenticate(srv->store, srv->read_txn, authz, now, p, &st);
+      c->auth_len = 0;
+      if (rc == 0 && alen < sizeof c->auth_key) {
+        memcpy(c->auth_key, authz, alen);
+        c->auth_len = alen;
+        c->auth_gen = srv->read_gen;
+        c->auth_p = *p;
+      }
     }
   }
   if (rc == 0 && !c->authed) {

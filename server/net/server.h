@@ -41,6 +41,7 @@ typedef struct sg_server {
    */
   MDB_txn *read_txn;
   int read_open;
+  uint64_t read_gen; /* sg_auth_generation() read just before it was renewed */
   sg_arena read_arena; /* memory of the read call being answered */
   /* the frame being handled (native connections): one at a time on the loop
    * thread, so one arena, reset after each, saves a malloc per field */
