@@ -17,13 +17,7 @@ sg_install_deps
 
 source tools/bench/server.sh
 
-TMP=$(mktemp -d /tmp/shegong-grpc-bench-XXXXXX)
-cleanup() {
-  [ -f "$TMP/sg.pid" ] && kill "$(cat "$TMP/sg.pid")" 2>/dev/null || true
-  sleep 0.3
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+sg_bench_tmp grpc-bench
 
 sg_bench_server --grpc-listen 127.0.0.1:0 --grpc-port-file "$TMP/grpc.port"
 GPORT=$(cat "$TMP/grpc.port")

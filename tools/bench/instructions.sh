@@ -16,13 +16,7 @@ SG_PACKAGES+=(valgrind)
 sg_install_deps
 source tools/bench/server.sh
 
-TMP=$(mktemp -d /tmp/shegong-instructions-XXXXXX)
-cleanup() {
-  [ -f "$TMP/sg.pid" ] && kill "$(cat "$TMP/sg.pid")" 2>/dev/null || true
-  sleep 0.5
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+sg_bench_tmp instructions
 
 sg_bench_server
 kill "$(cat "$TMP/sg.pid")"

@@ -13,13 +13,7 @@ sg_install_deps
 
 source tools/bench/server.sh
 
-TMP=$(mktemp -d /tmp/shegong-latency-XXXXXX)
-cleanup() {
-  [ -f "$TMP/sg.pid" ] && kill "$(cat "$TMP/sg.pid")" 2>/dev/null || true
-  sleep 0.3
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+sg_bench_tmp latency
 
 sg_bench_server
 

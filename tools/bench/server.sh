@@ -1,5 +1,6 @@
 # Sourced by the bench scripts (after tools/deps.sh): a release build in
-# build-bench, and sg_bench_server, which starts shegongd in $TMP with a demo
+# build-bench, sg_bench_tmp NAME for a temporary directory $TMP that goes (its
+# server stopped) on exit, and sg_bench_server, which starts shegongd in $TMP with a demo
 # district and leaves SHEGONG_SERVER and SHEGONG_TOKEN (a district admin
 # without pii: reads are masked but not audited, as a database's reads are
 # not logged) in the environment. Extra arguments go to shegongd.
@@ -18,4 +19,17 @@ sg_bench_server() {
     --name bench | tail -1)
   export SHEGONG_TOKEN
   unset SHEGONG_TOKEN_FILE
+}
+
+# A temporary directory in $TMP (/tmp/shegong-NAME-XXXXXX), removed on exit
+# with the server in it stopped.
+sg_bench_tmp() {
+  TMP=$(mktemp -d "/tmp/shegong-$1-XXXXXX")
+  trap sg_bench_cleanup EXIT
+}
+
+sg_bench_cleanup() {
+  [ -f "$TMP/sg.pid" ] && kill "$(cat "$TMP/sg.pid")" 2>/dev/null || true
+  sleep 0.3
+  rm -rf "$TMP"
 }
