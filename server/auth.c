@@ -354,21 +354,21 @@ int sg_mask_pii(ProtobufCMessage *msg, sg_arena *arena) {
  */
 typedef struct pii_bits {
   const ProtobufCMessageDescriptor *d;
-  uint64_t pii, nested;
+  uint64_t pii, nested, idno; /* idno: the pii fields masked as ID numbers */
   int far;
 } pii_bits;
 
 static const pii_bits *pii_bits_of(const ProtobufCMessageDescriptor *d) {
   static __thread pii_bits b;
   if (b.d == d) return &b;
-  pii_bits n = {d, 0, 0, 0};
+  pii_bits n = {d, 0, 0, 0, 0};
   for (unsigned i = 0; i < d->n_fields; i++) {
     const ProtobufCFieldDescriptor *f = &d->fields[i];
     int pii = is_pii_field(f) && f->label != PROTOBUF_C_LABEL_REPEATED;
     int nested = f->type == PROTOBUF_C_TYPE_MESSAGE && sg_message_has_pii(f->descriptor);
     if (!pii && !nested) continue;
     if (f->id >= 64) n.far = 1;
-    else if (pii) n.pii |= 1ull << f->id;
+    else if (pii) n.pii |= 1ull << f->id, n.idno |= (uint64_t)(f->name[0] == 'i') << f->id;
     else n.nested |= 1ull << f->id;
   }
   b = n;
@@ -386,22 +386,24 @@ int sg_mask_pii_wire(const ProtobufCMessageDescriptor *d, const uint8_t *in, siz
   const uint8_t *p = in, *end = in + len, *run = in; /* run: unchanged bytes not yet copied */
   sg_wire_field f;
   int r;
+  const uint64_t either = bits->pii | bits->nested;
   while ((r = sg_wire_next(&p, end, &f)) == 1) {
     if (f.type != 2) continue;
-    int pii, nested;
-    const ProtobufCFieldDescriptor *fd = NULL;
+    int pii, nested, idno;
     if (f.number < 64) {
+      if (!(either >> f.number & 1)) continue; /* most fields */
       pii = (int)(bits->pii >> f.number & 1);
       nested = (int)(bits->nested >> f.number & 1);
-    } else if (bits->far && (fd = protobuf_c_message_descriptor_get_field(d, f.number))) {
+      idno = (int)(bits->idno >> f.number & 1);
+    } else {
+      const ProtobufCFieldDescriptor *fd;
+      if (!bits->far || !(fd = protobuf_c_message_descriptor_get_field(d, f.number))) continue;
       pii = is_pii_field(fd) && fd->label != PROTOBUF_C_LABEL_REPEATED;
       nested = fd->type == PROTOBUF_C_TYPE_MESSAGE && sg_message_has_pii(fd->descriptor);
-    } else {
-      continue;
+      idno = fd->name[0] == 'i';
     }
     if (nested) return SG_EINVAL; /* nested personal data: decode and sg_mask_pii instead */
     if (!pii || f.len == 0) continue;
-    if (!fd) fd = protobuf_c_message_descriptor_get_field(d, f.number);
     if (masked == 2 || f.len > 63) return SG_EINVAL;
     memcpy(o + on, run, (size_t)(f.start - run));
     on += (size_t)(f.start - run);
@@ -409,7 +411,7 @@ int sg_mask_pii_wire(const ProtobufCMessageDescriptor *d, const uint8_t *in, siz
     char plain[64], m[64];
     memcpy(plain, f.value, f.len);
     plain[f.len] = 0;
-    if (fd->name[0] == 'i') sg_mask_idno(plain, m, sizeof m);
+    if (idno) sg_mask_idno(plain, m, sizeof m);
     else sg_mask_phone(plain, m, sizeof m);
     sodium_memzero(plain, f.len + 1); /* what was copied, not the whole buffer */
     size_t ml = strlen(m);
