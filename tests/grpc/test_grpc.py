@@ -124,6 +124,19 @@ class GrpcTest(unittest.TestCase):
         got = workers.Get(workers_pb2.GetWorkerRequest(id=w.id), metadata=self.md)
         self.assertEqual(got.name, "张三")
         self.assertEqual(got.birth_date, "1990-03-02")
+        self.assertEqual(got.id_number, id_number(1))  # the admin token has pii
+        # without pii the stored record goes out masked on the wire: the same message otherwise
+        tokens = auth_pb2_grpc.TokensStub(self.channel)
+        for role, town in [(auth_pb2.DISTRICT_ADMIN, ""), (auth_pb2.TOWN_OPERATOR, "320602001")]:
+            t = tokens.Create(auth_pb2.CreateTokenRequest(token=auth_pb2.Token(
+                role=role, town_code=town, name="no pii")), metadata=self.md)
+            masked = workers.Get(workers_pb2.GetWorkerRequest(id=w.id),
+                                 metadata=(("authorization", "Bearer " + t.secret),))
+            self.assertEqual(masked.id_number, id_number(1)[:6] + "********" + id_number(1)[-4:])
+            clear = workers_pb2.Worker()
+            clear.CopyFrom(got)
+            clear.id_number = masked.id_number
+            self.assertEqual(masked, clear)
 
     def test_errors_carry_status_and_violations(self):
         workers = workers_pb2_grpc.WorkersStub(self.channel)
