@@ -1,5 +1,6 @@
 #include "frame.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,11 +47,12 @@ static int u32_of(const sg_wire_field *w, uint32_t *out) {
   return 0;
 }
 
-static char *str_of(ProtobufCAllocator *a, const sg_wire_field *w) {
-  char *s = a->alloc(a->allocator_data, w->len + 1);
-  if (!s) return NULL;
+/* A string field's value, NUL-terminated, at *cur (which moves past it). */
+static char *str_of(char **cur, const sg_wire_field *w) {
+  char *s = *cur;
   memcpy(s, w->value, w->len);
   s[w->len] = 0;
+  *cur += w->len + 1;
   return s;
 }
 
@@ -67,15 +69,17 @@ static sg_frame *decode_plain(ProtobufCAllocator *a, const uint8_t *body, size_t
   const uint8_t *p = body, *end = body + len;
   sg_wire_field w;
   int r;
-  size_t n_meta = 0;
+  size_t n_meta = 0, bytes = 0;
   unsigned seen = 0;
-  /* first pass: the shape, and how many metadata entries */
+  /* first pass: the shape, how many metadata entries, and room for the values
+   * (a metadata entry's strings and their two NULs fit in its length + 2) */
   while ((r = sg_wire_next(&p, end, &w)) == 1) {
     if (w.start[0] >= 0x80) return NULL; /* fields 1-15 have one-byte tags */
     /* protobuf-c refuses a length of more than five bytes (padded with 0x80s) */
     if (w.type == 2 && w.value - w.start > 6) return NULL;
     static const unsigned want_type[8] = {9, 0, 2, 0, 0, 2, 2, 9};
     if (w.number > 6 || w.type != want_type[w.number]) return NULL;
+    if (w.type == 2) bytes += w.len + 2;
     if (w.number == 5) {
       n_meta++;
       continue;
@@ -84,10 +88,17 @@ static sg_frame *decode_plain(ProtobufCAllocator *a, const uint8_t *body, size_t
     seen |= 1u << w.number;
   }
   if (r != 0 || n_meta > 64) return NULL;
-  sg_frame *f = a->alloc(a->allocator_data, sizeof *f);
-  Shegong__V1__Metadata *meta = n_meta ? a->alloc(a->allocator_data, n_meta * sizeof *meta) : NULL;
-  Shegong__V1__Metadata **mp = n_meta ? a->alloc(a->allocator_data, n_meta * sizeof *mp) : NULL;
-  if (!f || (n_meta && (!meta || !mp))) return NULL;
+  _Static_assert(sizeof(sg_frame) % 8 == 0 && sizeof(Shegong__V1__Metadata) % 8 == 0,
+                 "frame parts keep 8-byte alignment");
+  /* one block: the frame, the entries, their pointers, then the bytes (all
+   * three structs are multiples of 8 bytes, so each part stays aligned) */
+  size_t head = sizeof(sg_frame) + n_meta * (sizeof(Shegong__V1__Metadata) + sizeof(void *));
+  char *block = a->alloc(a->allocator_data, head + bytes);
+  if (!block) return NULL;
+  sg_frame *f = (sg_frame *)block;
+  Shegong__V1__Metadata *meta = (Shegong__V1__Metadata *)(block + sizeof(sg_frame));
+  Shegong__V1__Metadata **mp = (Shegong__V1__Metadata **)(meta + n_meta);
+  char *cur = block + head;
   shegong__v1__frame__init(f);
   f->metadata = mp;
   for (p = body; sg_wire_next(&p, end, &w) == 1;) {
@@ -96,7 +107,7 @@ static sg_frame *decode_plain(ProtobufCAllocator *a, const uint8_t *body, size_t
       if (u32_of(&w, &f->call_id)) return NULL;
       break;
     case 2:
-      if (!(f->method = str_of(a, &w))) return NULL;
+      f->method = str_of(&cur, &w);
       break;
     case 3:
       if (u32_of(&w, &f->flags)) return NULL;
@@ -115,8 +126,7 @@ static sg_frame *decode_plain(ProtobufCAllocator *a, const uint8_t *body, size_t
             e.value - e.start > 6)
           return NULL;
         got |= e.number;
-        char *v = str_of(a, &e);
-        if (!v) return NULL;
+        char *v = str_of(&cur, &e);
         if (e.number == 1) m->key = v;
         else m->value = v;
       }
@@ -126,13 +136,15 @@ static sg_frame *decode_plain(ProtobufCAllocator *a, const uint8_t *body, size_t
     }
     case 6:
       if (w.len) {
-        if (!(f->payload.data = a->alloc(a->allocator_data, w.len))) return NULL;
-        memcpy(f->payload.data, w.value, w.len);
+        f->payload.data = (uint8_t *)cur;
+        memcpy(cur, w.value, w.len);
         f->payload.len = w.len;
+        cur += w.len;
       }
       break;
     }
   }
+  assert(cur <= block + head + bytes); /* the first pass's budget held */
   return f;
 }
 
