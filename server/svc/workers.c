@@ -220,22 +220,39 @@ static int put_conflict(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w) {
                        (unsigned long long)other);
 }
 
-typedef struct latest_entry {
+typedef struct latest_date {
   sg_call_ctx *ctx;
   MDB_txn *txn;
+  const sg_rec_kind *kind;
   char date[11];
   int err;
-} latest_entry;
+} latest_date;
 
-static int note_latest_entry(void *arg, uint64_t id) {
-  latest_entry *l = arg;
+static int note_latest(void *arg, uint64_t id) {
+  latest_date *l = arg;
   sg_arena_mark m = sg_arena_get_mark(l->ctx->arena);
-  Shegong__V1__WorkerHistoryEntry *e;
-  int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_HISTORY, id, &l->ctx->arena->allocator,
-                      (ProtobufCMessage **)&e);
+  ProtobufCMessage *r;
+  int rc = sg_rec_get(l->ctx->store, l->txn, l->kind, id, &l->ctx->arena->allocator, &r);
   if (rc) return l->err = rc;
-  if (strcmp(e->effective_date, l->date) > 0) snprintf(l->date, sizeof l->date, "%s", e->effective_date);
+  const ProtobufCFieldDescriptor *fd =
+      protobuf_c_message_descriptor_get_field_by_name(r->descriptor, "effective_date");
+  if (!fd || fd->type != PROTOBUF_C_TYPE_STRING) return l->err = SG_EINTERNAL;
+  const char *d = *(const char *const *)((const char *)r + fd->offset);
+  if (strcmp(d, l->date) > 0) snprintf(l->date, sizeof l->date, "%s", d);
   sg_arena_rewind(l->ctx->arena, m);
+  return 0;
+}
+
+/*
+ * The latest effective_date among a worker's records of kind (history
+ * entries, level changes), "" if none: dated records are kept in order.
+ */
+static int latest_effective_date(sg_call_ctx *ctx, MDB_txn *txn, const sg_rec_kind *kind,
+                                 uint64_t worker_id, char out[11]) {
+  latest_date l = {ctx, txn, kind, "", 0};
+  int rc = sg_rec_scan_worker(ctx->store, txn, kind, worker_id, note_latest, &l);
+  if (l.err || rc) return l.err ? l.err : rc;
+  memcpy(out, l.date, sizeof l.date);
   return 0;
 }
 
@@ -289,14 +306,14 @@ int sg_worker_history_append(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *be
     /* registered: only a registration that is a transfer (a 村两委 join) needs saying */
     return transfer_id ? put_history_entry(ctx, txn, w, town, date, cause, transfer_id) : 0;
   }
-  latest_entry le = {ctx, txn, "", 0};
-  int rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_HISTORY, w->id, note_latest_entry, &le);
-  if (le.err || rc) return le.err ? le.err : rc;
-  if (!le.date[0]) {
+  char latest[11];
+  int rc = latest_effective_date(ctx, txn, SG_REC_HISTORY, w->id, latest);
+  if (rc) return rc;
+  if (!latest[0]) {
     if ((rc = put_history_entry(ctx, txn, before, town, before->hire_date, "hired", 0))) return rc;
-    snprintf(le.date, sizeof le.date, "%s", before->hire_date);
+    snprintf(latest, sizeof latest, "%s", before->hire_date);
   }
-  if (strcmp(date, le.date) < 0) date = sg_dup(ctx, le.date);
+  if (strcmp(date, latest) < 0) date = sg_dup(ctx, latest);
   return put_history_entry(ctx, txn, w, town, date, cause, transfer_id);
 }
 
@@ -695,26 +712,6 @@ static int workers_leave(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessage 
   return 0;
 }
 
-/* The latest effective date in the worker's level history ("" if none). */
-typedef struct last_change {
-  sg_call_ctx *ctx;
-  MDB_txn *txn;
-  char date[11];
-  int err;
-} last_change;
-
-static int note_last_change(void *arg, uint64_t id) {
-  last_change *l = arg;
-  sg_arena_mark m = sg_arena_get_mark(l->ctx->arena);
-  Shegong__V1__LevelChange *c;
-  int rc = sg_rec_get(l->ctx->store, l->txn, SG_REC_LEVEL_CHANGE, id, &l->ctx->arena->allocator,
-                      (ProtobufCMessage **)&c);
-  if (rc) return l->err = rc;
-  if (strcmp(c->effective_date, l->date) > 0) snprintf(l->date, sizeof l->date, "%s", c->effective_date);
-  sg_arena_rewind(l->ctx->arena, m);
-  return 0;
-}
-
 /* Checks that a step of `kind` from w's post and level to (post, level) fits the ladder. */
 static int check_step(sg_call_ctx *ctx, MDB_txn *txn, const sg_worker *w,
                       const Shegong__V1__PayLadder *ladder, int kind, const char *post,
@@ -809,13 +806,10 @@ static int workers_change_level(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCM
     sg_status_violation(ctx->st, "effective_date", "before the hire date %s", old->hire_date);
     return SG_EINVAL;
   }
-  last_change lc = {ctx, txn, "", 0};
-  if ((rc = sg_rec_scan_worker(ctx->store, txn, SG_REC_LEVEL_CHANGE, old->id, note_last_change,
-                               &lc)) ||
-      (rc = lc.err))
-    return rc;
-  if (strcmp(date, lc.date) < 0) {
-    sg_status_violation(ctx->st, "effective_date", "before the last recorded step, on %s", lc.date);
+  char last_step[11];
+  if ((rc = latest_effective_date(ctx, txn, SG_REC_LEVEL_CHANGE, old->id, last_step))) return rc;
+  if (strcmp(date, last_step) < 0) {
+    sg_status_violation(ctx->st, "effective_date", "before the last recorded step, on %s", last_step);
     return SG_EINVAL;
   }
   const char *post = req->post[0] ? req->post : old->post;
