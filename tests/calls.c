@@ -151,6 +151,21 @@ sg_client *operator_client(const hs_server *srv, sg_client *admin, const char *t
   return c;
 }
 
+int start_test_server(hs_server *s, sg_client **c) {
+  if (hs_server_start(s, NULL, NULL) != 0) {
+    hs_server_cleanup(s);
+    return -1;
+  }
+  sg_status st;
+  if (sg_client_connect(c, s->addr, 5000, &st) != 0) {
+    fprintf(stderr, "connect %s: %s: %s\n", s->addr, sg_code_name(st.code), st.message);
+    hs_server_print_log(s, 40);
+    hs_server_cleanup(s);
+    return -1;
+  }
+  return 0;
+}
+
 int stop_test_server(hs_server *s, int done, const char *tag) {
   if (s->pid <= 0) return 0;
   if (!hs_server_alive(s)) {

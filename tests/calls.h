@@ -53,6 +53,11 @@ char *today_plus(char *out, long days);
 sg_client *operator_client(const hs_server *srv, sg_client *admin, const char *town,
                            const char *name);
 /*
+ * A fixture's start: a fresh server and a client of it. On failure says why
+ * (with the server's log), cleans up and returns -1.
+ */
+int start_test_server(hs_server *s, sg_client **c);
+/*
  * A fixture's end for one server: stops it (0 when it was not started) and
  * prints its log when it died, did not exit 0 on SIGTERM, or the test did
  * not finish (done 0). Returns 0, or -1 after saying what went wrong (tag

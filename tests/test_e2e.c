@@ -79,16 +79,7 @@ typedef struct fx {
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   if (!f) return -1;
-  if (hs_server_start(&f->srv, NULL, NULL) != 0) {
-    hs_server_cleanup(&f->srv);
-    free(f);
-    return -1;
-  }
-  sg_status st;
-  if (sg_client_connect(&f->c, f->srv.addr, 5000, &st) != 0) {
-    fprintf(stderr, "connect %s: %s: %s\n", f->srv.addr, sg_code_name(st.code), st.message);
-    hs_server_print_log(&f->srv, 40);
-    hs_server_cleanup(&f->srv);
+  if (start_test_server(&f->srv, &f->c) != 0) {
     free(f);
     return -1;
   }

@@ -239,13 +239,6 @@ typedef struct wspec {
   int status; /* 0: active */
 } wspec;
 
-static char check_char(const char *first17) {
-  static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-  int sum = 0;
-  for (int i = 0; i < 17; i++) sum += (first17[i] - '0') * weight[i];
-  return "10X98765432"[sum % 11];
-}
-
 /*
  * A fresh GB 11643 ID number for s: the district's area code, the birth
  * date, and a sequence number whose last digit is odd for a man and even
@@ -266,7 +259,7 @@ static void make_idno(fx *f, const wspec *s, char out[19]) {
   char first17[18];
   snprintf(first17, sizeof first17, "%.6s%.8s%03u", f->area ? f->area : CC, birth, seq3 % 1000);
   assert_int_equal(strlen(first17), 17);
-  snprintf(out, 19, "%s%c", first17, check_char(first17));
+  snprintf(out, 19, "%s%c", first17, sg_idno_check_char(first17));
 }
 
 typedef struct wbuf {
@@ -688,16 +681,7 @@ static int setup(void **state) {
   if (!f) return -1;
   dates_init();
   ymd(OLD_HIRE, Y - 8, 6, 1);
-  if (hs_server_start(&f->srv, NULL, NULL) != 0) {
-    hs_server_cleanup(&f->srv);
-    free(f);
-    return -1;
-  }
-  sg_status st;
-  if (sg_client_connect(&f->c, f->srv.addr, 5000, &st) != 0) {
-    fprintf(stderr, "connect %s: %s: %s\n", f->srv.addr, sg_code_name(st.code), st.message);
-    hs_server_print_log(&f->srv, 40);
-    hs_server_cleanup(&f->srv);
+  if (start_test_server(&f->srv, &f->c) != 0) {
     free(f);
     return -1;
   }
