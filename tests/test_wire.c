@@ -123,11 +123,15 @@ static void test_bad_bytes(void **state) {
   free(full);
 }
 
-/* The wire masker against decode + sg_mask_pii + encode, byte for byte. */
-static void check_same(const char *idno, const char *phone) {
-  Shegong__V1__Worker w = worker(idno, phone);
+/*
+ * The wire masker against decode + sg_mask_pii + encode, byte for byte; with
+ * leaks set, also that the clear values appear nowhere in the answer (for
+ * workers whose other fields cannot hold them).
+ */
+static void check_same(const Shegong__V1__Worker *w, int leaks) {
+  const char *idno = w->id_number, *phone = w->phone;
   size_t n;
-  uint8_t *b = pack(&w.base, &n);
+  uint8_t *b = pack(&w->base, &n);
   sg_arena a;
   sg_arena_init(&a, 1 << 16);
   uint8_t *out;
@@ -141,8 +145,8 @@ static void check_same(const char *idno, const char *phone) {
   if (out_len != want_len || memcmp(out, want, want_len) != 0)
     fail_msg("id_number \"%s\", phone \"%s\": the wire masker's %zu bytes differ from the decoder's %zu",
              idno, phone, out_len, want_len);
-  if (idno[0]) assert_null(memmem(out, out_len, idno, strlen(idno)));
-  if (strlen(phone) >= 8) assert_null(memmem(out, out_len, phone, strlen(phone)));
+  if (leaks && idno[0]) assert_null(memmem(out, out_len, idno, strlen(idno)));
+  if (leaks && strlen(phone) >= 8) assert_null(memmem(out, out_len, phone, strlen(phone)));
   free(want);
   free(b);
   sg_arena_destroy(&a);
@@ -150,13 +154,19 @@ static void check_same(const char *idno, const char *phone) {
 
 static void test_mask_matches_decoder(void **state) {
   (void)state;
-  check_same("32060219850307002X", "13812345678");
-  check_same("32060219850307002X", "");
-  check_same("", "13812345678");
-  check_same("", "");
-  check_same("32060219850307002X", "0513-85123456");
-  check_same("32060219850307002X", "1234567");  /* short: "****" */
-  check_same("3206021985030700", "+86 138 1234 5678"); /* stored before validation tightened */
+  static const char *const cases[][2] = {
+      {"32060219850307002X", "13812345678"},
+      {"32060219850307002X", ""},
+      {"", "13812345678"},
+      {"", ""},
+      {"32060219850307002X", "0513-85123456"},
+      {"32060219850307002X", "1234567"},            /* short: "****" */
+      {"3206021985030700", "+86 138 1234 5678"},    /* stored before validation tightened */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    Shegong__V1__Worker w = worker(cases[i][0], cases[i][1]);
+    check_same(&w, 1);
+  }
 }
 
 /* Random workers, every field set or not: the wire masker and the decoder agree byte for byte. */
@@ -191,23 +201,7 @@ static void test_mask_matches_decoder_random(void **state) {
     w.town_code = (char *)PICK();
     w.created_at = (char *)PICK();
     w.updated_at = (char *)PICK();
-    size_t n;
-    uint8_t *b = pack(&w.base, &n);
-    sg_arena a;
-    sg_arena_init(&a, 1 << 16);
-    uint8_t *out;
-    size_t out_len;
-    assert_int_equal(sg_mask_pii_wire(&shegong__v1__worker__descriptor, b, n, &a, &out, &out_len), 0);
-    ProtobufCMessage *d = protobuf_c_message_unpack(&shegong__v1__worker__descriptor, &a.allocator, n, b);
-    assert_non_null(d);
-    assert_int_equal(sg_mask_pii(d, &a), 0);
-    size_t want_len;
-    uint8_t *want = pack(d, &want_len);
-    assert_int_equal(out_len, want_len);
-    assert_memory_equal(out, want, want_len);
-    free(want);
-    free(b);
-    sg_arena_destroy(&a);
+    check_same(&w, 0); /* a value may stand in another field too */
   }
 #undef PICK
 }
