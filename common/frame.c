@@ -230,31 +230,20 @@ static int plain_answer(const sg_frame *f) {
                   st->base.n_unknown_fields == 0));
 }
 
-static size_t varint_len(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) v >>= 7, n++;
-  return n;
-}
-
 static size_t plain_size(const sg_frame *f) {
-  return (f->call_id ? 1 + varint_len(f->call_id) : 0) + (f->flags ? 1 + varint_len(f->flags) : 0) +
-         (f->payload.len ? 1 + varint_len(f->payload.len) + f->payload.len : 0) + (f->status ? 2 : 0);
-}
-
-static size_t put_varint(uint8_t *out, uint64_t v) {
-  size_t n = 0;
-  while (v >= 0x80) out[n++] = (uint8_t)(v | 0x80), v >>= 7;
-  out[n++] = (uint8_t)v;
-  return n;
+  return (f->call_id ? 1 + sg_wire_varint_len(f->call_id) : 0) +
+         (f->flags ? 1 + sg_wire_varint_len(f->flags) : 0) +
+         (f->payload.len ? 1 + sg_wire_varint_len(f->payload.len) + f->payload.len : 0) +
+         (f->status ? 2 : 0);
 }
 
 static size_t plain_write(const sg_frame *f, uint8_t *out) {
   size_t n = 0;
-  if (f->call_id) out[n++] = 1 << 3, n += put_varint(out + n, f->call_id);
-  if (f->flags) out[n++] = 3 << 3, n += put_varint(out + n, f->flags);
+  if (f->call_id) out[n++] = 1 << 3, n += sg_wire_put_varint(out + n, f->call_id);
+  if (f->flags) out[n++] = 3 << 3, n += sg_wire_put_varint(out + n, f->flags);
   if (f->payload.len) {
     out[n++] = 6 << 3 | 2;
-    n += put_varint(out + n, f->payload.len);
+    n += sg_wire_put_varint(out + n, f->payload.len);
     memcpy(out + n, f->payload.data, f->payload.len);
     n += f->payload.len;
   }

@@ -49,6 +49,12 @@ int sg_wire_next_slow(const uint8_t **p, const uint8_t *end, sg_wire_field *f) {
   return 1;
 }
 
+size_t sg_wire_varint_len(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, n++;
+  return n;
+}
+
 size_t sg_wire_put_varint(uint8_t *out, uint64_t v) {
   size_t n = 0;
   while (v >= 0x80) {

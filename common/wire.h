@@ -70,5 +70,7 @@ static inline int sg_wire_next(const uint8_t **p, const uint8_t *end, sg_wire_fi
 
 /* Writes v as a varint to out (room for 10 bytes); returns the bytes written. */
 size_t sg_wire_put_varint(uint8_t *out, uint64_t v);
+/* The bytes sg_wire_put_varint writes for v. */
+size_t sg_wire_varint_len(uint64_t v);
 
 #endif
