@@ -64,14 +64,15 @@ typedef struct sg_call_ctx {
   int raw_ok;
   /*
    * Unary reads on the network only: the handler may answer with the packed
-   * bytes of its output message (arena memory) in raw_reply instead of
-   * *resp, leaving *resp NULL; the server masks them as it would *resp.
-   * Stored records go out so without a decode and an encode.
+   * bytes of its output message in raw_reply instead of *resp, leaving *resp
+   * NULL. They may lie in the map: the answer is framed before the read
+   * transaction ends. The server masks them as it would *resp, and where the
+   * wire masker cannot, runs the handler again without raw_reply_ok. Stored
+   * records go out so without a decode and an encode.
    */
   int raw_reply_ok;
   const uint8_t *raw_reply;
   size_t raw_len;
-  int raw_masked; /* the handler masked raw_reply already (sg_mask_pii_wire) */
   /*
    * Streaming methods on the network only (NULL elsewhere): keeps the call
    * open after the handler returns, as a watch of the changes of town_id

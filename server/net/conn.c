@@ -766,9 +766,24 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   if (rc) {
     sg_status_set(&st, rc, NULL);
   } else {
-    /* replies never point into the map (copies in the arena): the txn may be reset
-     * before they are sent, as it is at the end of the turn */
+    /* the answer is framed below, before the turn's transaction is reset: a raw one
+     * may point into the map (a decoded one is in the arena) */
     rc = e->impl->handler(&ctx, srv->read_txn, req, &resp);
+    if (rc == 0 && !resp && ctx.raw_reply && mask) {
+      /* masked on the way out of the map, the answer's one copy */
+      uint8_t *m;
+      size_t n;
+      if (sg_mask_pii_wire(e->info->method->output, ctx.raw_reply, ctx.raw_len, &srv->read_arena,
+                           &m, &n) == 0) {
+        ctx.raw_reply = m;
+        ctx.raw_len = n;
+      } else {
+        /* what the wire masker leaves to the decoder (or bytes it refuses): decoded */
+        ctx.raw_reply_ok = 0;
+        ctx.raw_reply = NULL;
+        rc = e->impl->handler(&ctx, srv->read_txn, req, &resp);
+      }
+    }
   }
   if ((rc == 0 || rc == SG_CALL_OPEN) && p && p->pii &&
       sg_message_has_pii(e->info->method->output))
@@ -777,19 +792,8 @@ static void run_read(sg_conn *c, uint32_t call_id, const sg_dispatch_entry *e,
   if (rc == 0 && srv->read_arena.failed) rc = sg_status_set(&st, SG_ENOMEM, "call needs too much memory");
   if (rc && st.code == 0) sg_status_set(&st, rc, NULL);
   if (rc == SG_EPERM) audit_event(c, p, e->info->path, req, &st, "denied");
-  const uint8_t *raw = rc || resp ? NULL : ctx.raw_reply;
-  size_t raw_len = ctx.raw_len;
-  if (raw && mask && !ctx.raw_masked) {
-    uint8_t *m;
-    int mrc = sg_mask_pii_wire(e->info->method->output, raw, raw_len, &srv->read_arena, &m, &raw_len);
-    if (mrc) {
-      sg_status_set(&st, mrc, mrc == SG_ENOMEM ? "call needs too much memory" : "cannot mask the answer");
-      raw = NULL;
-    } else {
-      raw = m;
-    }
-  }
-  send_frame_raw(c, call_id, rc ? NULL : resp, raw, raw_len, &st, mask ? &srv->read_arena : NULL);
+  send_frame_raw(c, call_id, rc ? NULL : resp, rc || resp ? NULL : ctx.raw_reply, ctx.raw_len, &st,
+                 mask ? &srv->read_arena : NULL);
   sg_metrics_call(sg_dispatch_index(e), st.code, sg_now_us() - t0);
 }
 

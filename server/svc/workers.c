@@ -415,9 +415,10 @@ int sg_worker_load_scoped(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id, const cha
 }
 
 /*
- * The stored record as the answer, copied as it is: the Worker a decode and
- * an encode would give (the server packed it, unknown fields stripped), at
- * a third of the cost. Only where nothing is to be refused or explained:
+ * The stored record as the answer, its bytes as they lie in the map (the
+ * server frames them, masked if need be): the Worker a decode and an encode
+ * would give (the server packed it, unknown fields stripped), at a third of
+ * the cost. Only where nothing is to be refused or explained:
  * any principal but a town's may read every worker, and a town's token its
  * own town's (town_code, field 24, is read from the bytes). Otherwise, and
  * when the worker is missing, returns nonzero and the caller decodes.
@@ -440,21 +441,7 @@ static int raw_worker(sg_call_ctx *ctx, MDB_txn *txn, uint64_t id) {
         memcmp(town, p->town_code, town_len) != 0)
       return 1;
   }
-  if (p && !p->pii) {
-    /* masked on the way out of the map: the answer's one copy */
-    uint8_t *m;
-    size_t n;
-    if (sg_mask_pii_wire(&shegong__v1__worker__descriptor, v.mv_data, v.mv_size, ctx->arena, &m, &n))
-      return 1;
-    ctx->raw_reply = m;
-    ctx->raw_len = n;
-    ctx->raw_masked = 1;
-    return 0;
-  }
-  uint8_t *copy = sg_arena_alloc(ctx->arena, v.mv_size ? v.mv_size : 1);
-  if (!copy) return 1;
-  memcpy(copy, v.mv_data, v.mv_size);
-  ctx->raw_reply = copy;
+  ctx->raw_reply = v.mv_data;
   ctx->raw_len = v.mv_size;
   return 0;
 }
