@@ -149,15 +149,31 @@ static Shegong__V1__Policy default_policy = {
 
 const Shegong__V1__Policy *sg_policy_defaults(void) { return &default_policy; }
 
-int sg_policy_current(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
-                      Shegong__V1__Policy **out) {
+/* The stored current policy's bytes (pointing into the map): 0, SG_ENOTFOUND, or an error. */
+static int policy_bytes(sg_store *s, MDB_txn *txn, MDB_val *v) {
   MDB_cursor *cur;
   int rc = mdb_cursor_open(txn, s->policies, &cur);
   if (rc) return sg_store_err(rc, "open cursor");
-  MDB_val k, v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-  if (rc == MDB_NOTFOUND) {
-    mdb_cursor_close(cur);
+  MDB_val k;
+  rc = mdb_cursor_get(cur, &k, v, MDB_LAST);
+  mdb_cursor_close(cur);
+  if (rc == MDB_NOTFOUND) return SG_ENOTFOUND;
+  return rc ? sg_store_err(rc, "read policy") : 0;
+}
+
+static int decode_policy(ProtobufCAllocator *alloc, const MDB_val *v, Shegong__V1__Policy **out) {
+  *out = (Shegong__V1__Policy *)protobuf_c_message_unpack(&shegong__v1__policy__descriptor, alloc,
+                                                          v->mv_size, v->mv_data);
+  if (*out) return 0;
+  sg_error("storage: the current policy does not decode");
+  return SG_EDATALOSS;
+}
+
+int sg_policy_current(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
+                      Shegong__V1__Policy **out) {
+  MDB_val v;
+  int rc = policy_bytes(s, txn, &v);
+  if (rc == SG_ENOTFOUND) {
     /* the defaults, copied so that the caller may own and free them alike */
     size_t n = protobuf_c_message_get_packed_size(&default_policy.base);
     uint8_t buf[512];
@@ -167,18 +183,7 @@ int sg_policy_current(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
                                                             alloc, n, buf);
     return *out ? 0 : SG_ENOMEM;
   }
-  if (rc) {
-    mdb_cursor_close(cur);
-    return sg_store_err(rc, "read policy");
-  }
-  *out = (Shegong__V1__Policy *)protobuf_c_message_unpack(&shegong__v1__policy__descriptor, alloc,
-                                                          v.mv_size, v.mv_data);
-  mdb_cursor_close(cur);
-  if (!*out) {
-    sg_error("storage: the current policy does not decode");
-    return SG_EDATALOSS;
-  }
-  return 0;
+  return rc ? rc : decode_policy(alloc, &v, out);
 }
 
 /*
@@ -218,23 +223,19 @@ static void cache_key_init(void) {
 
 int sg_policy_view(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
                    const Shegong__V1__Policy **out) {
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, s->policies, &cur);
-  if (rc) return sg_store_err(rc, "open cursor");
-  MDB_val k, v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-  mdb_cursor_close(cur);
-  if (rc == MDB_NOTFOUND) {
+  MDB_val v;
+  int rc = policy_bytes(s, txn, &v);
+  if (rc == SG_ENOTFOUND) {
     *out = &default_policy;
     return 0;
   }
-  if (rc) return sg_store_err(rc, "read policy");
+  if (rc) return rc;
   pthread_once(&cache_once, cache_key_init);
   if (!cache_key_ok) {
     Shegong__V1__Policy *p;
-    int rc2 = sg_policy_current(s, txn, alloc, &p);
+    rc = decode_policy(alloc, &v, &p);
     *out = p;
-    return rc2;
+    return rc;
   }
   policy_cache *c = pthread_getspecific(cache_key);
   if (c && c->pol && c->n == v.mv_size && memcmp(c->bytes, v.mv_data, v.mv_size) == 0) {
@@ -249,12 +250,7 @@ int sg_policy_view(sg_store *s, MDB_txn *txn, ProtobufCAllocator *alloc,
     }
   }
   cache_clear(c);
-  c->pol = (Shegong__V1__Policy *)protobuf_c_message_unpack(&shegong__v1__policy__descriptor, NULL,
-                                                           v.mv_size, v.mv_data);
-  if (!c->pol) {
-    sg_error("storage: the current policy does not decode");
-    return SG_EDATALOSS;
-  }
+  if ((rc = decode_policy(NULL, &v, &c->pol))) return rc;
   if (!(c->bytes = malloc(v.mv_size ? v.mv_size : 1))) {
     cache_clear(c);
     return SG_ENOMEM;
