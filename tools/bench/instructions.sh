@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-6}
 TOP=${2:-20}
+[[ $SECS =~ ^[1-9][0-9]*$ && $TOP =~ ^[0-9]+$ ]] ||
+  { echo "usage: $0 [SECONDS] [TOP] (whole numbers, not '$SECS' '$TOP')" >&2; exit 2; }
 source tools/deps.sh
 SG_PACKAGES+=(valgrind)
 sg_install_deps

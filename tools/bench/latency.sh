@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-5}
+[[ $SECS =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [SECONDS] (a whole number of seconds, not '$SECS')" >&2; exit 2; }
 source tools/deps.sh
 sg_install_deps
 
