@@ -32,6 +32,7 @@
 #include "shegong/v1/transfers.pb-c.h"
 #include "shegong/v1/units.pb-c.h"
 #include "shegong/v1/workers.pb-c.h"
+#include "store/env.h"
 #include "timeutil.h"
 #include "validate.h"
 
@@ -1011,12 +1012,31 @@ static void test_scheduler(void **state) {
   size_t w2_entries = h->n_entries;
   free_msg(h);
 
+  /* the third: approved for tomorrow; its worker's record will be gone (damage) */
+  uint64_t w3 = worker_plain(f, "冯涛", COMM_A2);
+  tr_fill(&t, K_EXCHANGE, w3, VILL_A2, tomorrow, NULL);
+  a = propose_and_approve(f->c, &t);
+  uint64_t id3 = a->id;
+  free_msg(a);
+
   /* restart a day later */
   sg_client_close(f->c);
   f->c = NULL;
   int code = hs_server_stop(&f->srv);
   if (code != 0) hs_server_print_log(&f->srv, 40);
   assert_int_equal(code, 0);
+  {
+    sg_store *store;
+    assert_int_equal(sg_store_open(&store, f->srv.data, 0), 0);
+    MDB_txn *txn;
+    assert_int_equal(mdb_txn_begin(store->env, NULL, 0, &txn), 0);
+    uint8_t kb[8];
+    sg_key_u64(kb, w3);
+    MDB_val k = {8, kb};
+    assert_int_equal(mdb_del(txn, store->workers, &k, NULL), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    sg_store_close(store);
+  }
   const char *args[] = {"--days-ahead", "1", NULL};
   assert_int_equal(hs_server_start(&f->srv2, f->srv.data, args), 0);
   assert_int_equal(connect_admin(f, &f->srv2), 0);
@@ -1064,6 +1084,14 @@ static void test_scheduler(void **state) {
   assert_int_equal(h->n_entries, w2_entries);
   for (size_t i = 0; i < h->n_entries; i++) assert_int_equal(h->entries[i]->transfer_id, 0);
   free_msg(h);
+  /* the damaged one failed alone, with the reason, and did not hold up the others */
+  transfer_t *g3 = tr_get(f->c, id3);
+  expect_state(g3, S_FAILED);
+  assert_int_equal(g3->n_events, 3);
+  expect_event(g3, 2, S_FAILED, 0);
+  if (!strstr(g3->events[2]->note, "cannot take effect")) print_transfer(g3);
+  assert_non_null(strstr(g3->events[2]->note, "cannot take effect"));
+  free_msg(g3);
   /* decided: nothing left to apply, and the failed one cannot be approved */
   ap.id = 0;
   ar = call_ok(f->c, "Transfers/Apply", &ap.base);

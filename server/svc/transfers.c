@@ -633,12 +633,27 @@ static int transfers_propose(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMess
 /* ---- taking effect ---------------------------------------------------------------- */
 
 /*
+ * With contain set (the scheduler), a record that cannot be read or written
+ * fails its transfer, with the reason, rather than the whole run: one damaged
+ * record must not hold up every due transfer after it.
+ */
+static int contained(const transfer *t, int rc, sg_status *why, int contain) {
+  if (!contain || (rc != SG_EDATALOSS && rc != SG_EINTERNAL)) return rc;
+  sg_error("transfer %llu cannot take effect: %s", (unsigned long long)t->id, sg_strerror(rc));
+  sg_status_clear(why);
+  return sg_status_set(why, SG_EPRECOND, "cannot take effect: %s (see the server log)",
+                       sg_strerror(rc));
+}
+
+/*
  * Applies t to its worker in a nested transaction: the worker's record and
  * history, then t as EFFECTIVE. When the worker no longer is where the
- * transfer starts (it left, or another change moved it), nothing of the
- * worker changes and t becomes FAILED; *failed says so (with why in st).
+ * transfer starts (it left, or another change moved it), or with contain a
+ * record is damaged, nothing of the worker changes and t becomes FAILED;
+ * *failed says so (with why in st).
  */
-static int apply_one(sg_call_ctx *ctx, MDB_txn *txn, transfer *t, sg_status *why, int *failed) {
+static int apply_one(sg_call_ctx *ctx, MDB_txn *txn, transfer *t, sg_status *why, int *failed,
+                     int contain) {
   *failed = 0;
   sg_status_clear(why);
   sg_call_ctx sub = *ctx;
@@ -669,6 +684,7 @@ static int apply_one(sg_call_ctx *ctx, MDB_txn *txn, transfer *t, sg_status *why
       if (rc) rc = sg_store_err(rc, "commit transfer");
     }
     if (child) mdb_txn_abort(child);
+    rc = contained(t, rc, why, contain);
     if (rc && rc != SG_EPRECOND) return rc;
     goto record;
   }
@@ -746,6 +762,7 @@ static int apply_one(sg_call_ctx *ctx, MDB_txn *txn, transfer *t, sg_status *why
     if (rc) rc = sg_store_err(rc, "commit transfer");
   }
   if (child) mdb_txn_abort(child);
+  rc = contained(t, rc, why, contain);
   if (rc && rc != SG_EPRECOND) return rc;
 record:;
   /* the transfer's own record, whichever way it went */
@@ -818,7 +835,7 @@ static int transfers_approve(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMess
     /* due already: it takes effect in this same transaction */
     sg_status why_st;
     int failed;
-    if ((rc = apply_one(ctx, txn, t, &why_st, &failed))) return rc;
+    if ((rc = apply_one(ctx, txn, t, &why_st, &failed, 0))) return rc;
   } else {
     if (all && (rc = due_put(ctx, txn, t))) return rc;
     if ((rc = save(ctx, txn, t, 0))) return rc;
@@ -1049,22 +1066,7 @@ static int transfers_apply(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessag
       continue;
     sg_status why;
     int failed;
-    rc = apply_one(ctx, txn, t, &why, &failed);
-    if (rc == SG_EDATALOSS || rc == SG_EINTERNAL) {
-      /* one damaged record must not hold up every due transfer after it:
-       * this one fails, with the reason, and the rest go on */
-      sg_error("transfer %llu cannot take effect: %s", (unsigned long long)t->id, sg_strerror(rc));
-      sg_status_clear(&why);
-      sg_status_set(&why, SG_EPRECOND, "cannot take effect: %s (see the server log)",
-                    sg_strerror(rc));
-      t->state = SHEGONG__V1__TRANSFER_STATE__FAILED;
-      failed = 1;
-      if ((rc = due_del(ctx, txn, t)) || (rc = add_event(ctx, t, t->state, 0, why.message)) ||
-          (rc = save(ctx, txn, t, 0)))
-        return rc;
-    } else if (rc) {
-      return rc;
-    }
+    if ((rc = apply_one(ctx, txn, t, &why, &failed, 1))) return rc;
     Shegong__V1__ApplyResult *res = sg_arena_alloc(ctx->arena, sizeof *res);
     if (!res) return SG_ENOMEM;
     shegong__v1__apply_result__init(res);
