@@ -402,9 +402,9 @@ static int flush_tls(sg_conn *c) {
 /*
  * send_frame's gRPC half: the message (if any) on the call's stream, and on
  * the final answer the status as trailers; call 0 (the connection) becomes
- * a GOAWAY. Takes payload (malloc'd).
+ * a GOAWAY. The message is copied (into the stream's buffer).
  */
-static int send_grpc(sg_conn *c, uint32_t call_id, int final, int has_msg, uint8_t *payload,
+static int send_grpc(sg_conn *c, uint32_t call_id, int final, int has_msg, const uint8_t *payload,
                      size_t plen, const Shegong__V1__Status *status) {
   int rc = 0;
   if (call_id == 0) {
@@ -425,7 +425,6 @@ static int send_grpc(sg_conn *c, uint32_t call_id, int final, int has_msg, uint8
       c->srv->calls++;
     }
   }
-  free(payload);
   note_backlog(c);
   return rc;
 }
@@ -456,19 +455,13 @@ static int send_frame_raw(sg_conn *c, uint32_t call_id, const ProtobufCMessage *
   uint8_t *payload = NULL;
   size_t plen = 0;
   int has_msg = (resp || raw) && st->code == 0;
-  const uint8_t *borrowed = NULL; /* raw bytes framed where they are (native frames only) */
+  const uint8_t *borrowed = NULL; /* raw bytes framed (or copied to the stream) where they are */
   if (raw && st->code == 0) {
     if (raw_len + 64 > srv->limits.max_frame) {
       sg_status_set(st, SG_ETOOBIG, "response of %zu bytes exceeds the frame limit", raw_len);
       has_msg = 0;
-    } else if (!c->h2) {
+    } else {
       borrowed = raw;
-      plen = raw_len;
-    } else if (raw_len && !(payload = malloc(raw_len))) {
-      sg_status_set(st, SG_ENOMEM, "out of memory");
-      has_msg = 0;
-    } else if (raw_len) {
-      memcpy(payload, raw, raw_len);
       plen = raw_len;
     }
   } else if (resp && st->code == 0) {
@@ -503,7 +496,12 @@ static int send_frame_raw(sg_conn *c, uint32_t call_id, const ProtobufCMessage *
   status.n_violations = nv;
   status.violations = vptrs;
 
-  if (c->h2) return send_grpc(c, call_id, final, has_msg && st->code == 0, payload, plen, &status);
+  if (c->h2) {
+    int rc = send_grpc(c, call_id, final, has_msg && st->code == 0, borrowed ? borrowed : payload,
+                       plen, &status);
+    free(payload);
+    return rc;
+  }
 
   sg_frame f = SHEGONG__V1__FRAME__INIT;
   f.call_id = call_id;
