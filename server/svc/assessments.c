@@ -442,14 +442,8 @@ static int list_one(void *arg, uint64_t id) {
                            SG_LIST_MAX);
     return l->err;
   }
-  if (l->r->n_assessments == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 64;
-    Shegong__V1__Assessment **grown = sg_arena_alloc(l->ctx->arena, cap * sizeof *grown);
-    if (!grown) return l->err = SG_ENOMEM;
-    if (l->r->n_assessments) memcpy(grown, l->r->assessments, l->r->n_assessments * sizeof *grown);
-    l->r->assessments = grown;
-    l->cap = cap;
-  }
+  if (sg_rows_grow(l->ctx->arena, (void ***)&l->r->assessments, l->r->n_assessments, &l->cap))
+    return l->err = SG_ENOMEM;
   l->r->assessments[l->r->n_assessments++] = a;
   return 0;
 }

@@ -1424,14 +1424,8 @@ static int place_worker(void *arg, sg_worker *w, sg_arena *scratch) {
     row->mentor_id = p.effective->mentor_id;
     row->end_date = sg_dup(pc->ctx, p.effective->end_date);
   }
-  if (pc->r->n_rows == pc->cap) {
-    size_t cap = pc->cap ? pc->cap * 2 : 32;
-    Shegong__V1__PlacementRow **g = sg_arena_alloc(pc->ctx->arena, cap * sizeof *g);
-    if (!g) return SG_ENOMEM;
-    if (pc->r->n_rows) memcpy(g, pc->r->rows, pc->r->n_rows * sizeof *g);
-    pc->r->rows = g;
-    pc->cap = cap;
-  }
+  if (sg_rows_grow(pc->ctx->arena, (void ***)&pc->r->rows, pc->r->n_rows, &pc->cap))
+    return SG_ENOMEM;
   pc->r->rows[pc->r->n_rows++] = row;
   return 0;
 }
