@@ -333,6 +333,8 @@ int main(int argc, char **argv) {
   }
   mdb_txn_reset(a.srv.read_txn);
   sg_arena_init(&a.srv.read_arena, a.srv.limits.max_call_memory);
+  /* no cap: a frame is bounded by the frame limit before it is decoded */
+  sg_arena_init(&a.srv.frame_arena, 0);
 
   uv_loop_init(&a.loop);
   a.srv.loop = &a.loop;
@@ -395,7 +397,7 @@ out:
   if (uv_loop_close(&a.loop) != 0) sg_warn("event loop closed with handles still open");
   sg_writer_free(a.srv.writer);
   sg_arena_destroy(&a.srv.read_arena);
-  if (a.srv.frame_arena_ready) sg_arena_destroy(&a.srv.frame_arena);
+  sg_arena_destroy(&a.srv.frame_arena);
   sg_server_read_done(&a.srv);
   mdb_txn_abort(a.srv.read_txn);
   sg_store_close(a.srv.store);

@@ -1165,7 +1165,7 @@ void sg_conn_accept(sg_server *srv, int grpc) {
   sg_frame_decoder_init(&c->dec, srv->limits.max_frame < SG_PREAUTH_MAX_FRAME
                                      ? srv->limits.max_frame
                                      : SG_PREAUTH_MAX_FRAME);
-  if (srv->frame_arena_ready) c->dec.alloc = &srv->frame_arena.allocator;
+  c->dec.alloc = &srv->frame_arena.allocator;
   if (grpc) {
     sg_h2_hooks hooks = {c, h2_call, h2_cancel, h2_output, h2_max_message, h2_congested};
     if (sg_h2_new(&c->h2, &hooks, srv->limits.max_in_flight < 256 ? srv->limits.max_in_flight : 256)) {

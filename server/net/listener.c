@@ -64,11 +64,6 @@ int sg_server_listen_grpc(sg_server *srv, const char *host, int port) {
 }
 
 int sg_server_listen(sg_server *srv, const char *host, int port) {
-  if (!srv->frame_arena_ready) {
-    /* no cap: a frame is bounded by the frame limit before it is decoded */
-    sg_arena_init(&srv->frame_arena, 0);
-    srv->frame_arena_ready = 1;
-  }
   uv_check_init(srv->loop, &srv->flush);
   srv->flush.data = srv;
   uv_check_start(&srv->flush, on_flush);

@@ -46,7 +46,6 @@ typedef struct sg_server {
   /* the frame being handled (native connections): one at a time on the loop
    * thread, so one arena, reset after each, saves a malloc per field */
   sg_arena frame_arena;
-  int frame_arena_ready;
   char read_buf[65536];/* one buffer for every read callback: the decoder copies partial frames */
   sg_conn *conns;      /* doubly linked */
   size_t n_conns;
