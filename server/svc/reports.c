@@ -395,7 +395,9 @@ static int reports_staffing(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
   const char *code = req->unit_code[0] ? req->unit_code : req->town_code;
   if (!code[0] && ctx->principal && ctx->principal->town_id) code = ctx->principal->town_code;
   sg_unit *named = NULL;
-  if (code[0] && sg_units_get_by_code(ctx->store, txn, code, &ctx->arena->allocator, &named) == 0) {
+  int named_rc = code[0] ? sg_units_get_by_code(ctx->store, txn, code, &ctx->arena->allocator, &named)
+                         : SG_ENOTFOUND;
+  if (named_rc == 0) {
     if (named->kind == SHEGONG__V1__UNIT_KIND__GRID) {
       sg_arena_destroy(&s.scratch);
       sg_status_violation(ctx->st, "unit_code", "%s is a grid: quotas are for units", code);
@@ -405,8 +407,8 @@ static int reports_staffing(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
   }
   if (code[0]) {
     /* one town, or one unit of it */
-    sg_unit *u, *town;
-    rc = sg_units_get_by_code(ctx->store, txn, code, &ctx->arena->allocator, &u);
+    sg_unit *u = named, *town;
+    rc = named_rc;
     if (rc == 0 && u->kind == SHEGONG__V1__UNIT_KIND__TOWN) {
       town = u;
     } else if (rc == 0) {
@@ -421,10 +423,12 @@ static int reports_staffing(sg_call_ctx *ctx, MDB_txn *txn, const ProtobufCMessa
     const char *dcode;
     size_t dlen;
     uint64_t did;
-    sg_unit *d = NULL;
-    if ((rc = sg_meta_get_str(ctx->store, txn, "district_code", &dcode, &dlen)) == 0 &&
-        (rc = sg_index_get_id(txn, ctx->store->units_by_code, dcode, dlen, &did)) == 0 &&
-        (rc = sg_units_get(ctx->store, txn, did, &ctx->arena->allocator, &d)) == 0) {
+    sg_unit *d = named; /* the district, when it was named */
+    rc = 0;
+    if (!d && (rc = sg_meta_get_str(ctx->store, txn, "district_code", &dcode, &dlen)) == 0 &&
+        (rc = sg_index_get_id(txn, ctx->store->units_by_code, dcode, dlen, &did)) == 0)
+      rc = sg_units_get(ctx->store, txn, did, &ctx->arena->allocator, &d);
+    if (rc == 0) {
       kid_ctx k = {.kind = SHEGONG__V1__UNIT_KIND__TOWN};
       rc = children(ctx, txn, d->id, &k);
       for (size_t i = 0; !rc && i < k.n; i++) rc = staffing_town(&s, k.units[i], NULL, &q, &a);
