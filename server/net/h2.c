@@ -131,6 +131,20 @@ static h2_stream *get_stream(sg_h2 *h, uint32_t id) {
 
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE}
 
+/* A finished stream's status headers (trailers, or in a Trailers-Only answer); returns how many (2 or 3). */
+static size_t status_nv(const h2_stream *s, nghttp2_nv nva[3]) {
+  nva[0] = (nghttp2_nv)NV("grpc-status", s->status);
+  nva[1] = (nghttp2_nv)NV("grpc-message", s->message);
+  if (!s->status_bin) return 2;
+  nva[2] = (nghttp2_nv)NV("shegong-status-bin", s->status_bin);
+  return 3;
+}
+
+/* The message length of a gRPC prefix (a flag byte, then 4 bytes big-endian). */
+static uint32_t prefix_len(const uint8_t *p) {
+  return (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+}
+
 /* ------------------------------------------------------------------ output */
 
 static ssize_t read_body(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length,
@@ -152,9 +166,8 @@ static ssize_t read_body(nghttp2_session *session, int32_t id, uint8_t *buf, siz
     if (s->finished) {
       /* the status goes in trailers, which end the stream */
       *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      nghttp2_nv nva[3] = {NV("grpc-status", s->status), NV("grpc-message", s->message)};
-      size_t nn = 2;
-      if (s->status_bin) nva[nn++] = (nghttp2_nv)NV("shegong-status-bin", s->status_bin);
+      nghttp2_nv nva[3];
+      size_t nn = status_nv(s, nva);
       if (nghttp2_submit_trailer(session, id, nva, nn) != 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
       s->trailers_sent = 1;
     } else if (n == 0) {
@@ -228,10 +241,8 @@ int sg_h2_finish(sg_h2 *h, uint32_t stream_id, int code, const char *message,
   if (s->headers_sent) return start_response(h, s);
   /* nothing was sent: a Trailers-Only answer, one HEADERS frame that ends the stream */
   s->headers_sent = s->trailers_sent = 1;
-  nghttp2_nv nva[5] = {NV(":status", "200"), NV("content-type", "application/grpc"),
-                       NV("grpc-status", s->status), NV("grpc-message", s->message)};
-  size_t nn = 4;
-  if (s->status_bin) nva[nn++] = (nghttp2_nv)NV("shegong-status-bin", s->status_bin);
+  nghttp2_nv nva[5] = {NV(":status", "200"), NV("content-type", "application/grpc")};
+  size_t nn = 2 + status_nv(s, nva + 2);
   return nghttp2_submit_response(h->session, s->id, nva, nn, NULL) == 0 ? 0 : SG_EINTERNAL;
 }
 
@@ -356,7 +367,7 @@ static void take_messages(sg_h2 *h, h2_stream *s) {
   size_t off = 0;
   while (!s->rejected && s->in_len - off >= GRPC_PREFIX) {
     const uint8_t *p = s->in + off;
-    uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+    uint32_t len = prefix_len(p);
     uint32_t max = h->hooks.max_message(h->hooks.arg);
     if (p[0] != 0) {
       grpc_refuse(h, s, SG_EUNIMPL, "compressed messages are not supported: send grpc-encoding identity");
@@ -417,7 +428,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
     size_t room = GRPC_PREFIX;
     if (s->in_len >= GRPC_PREFIX) {
       const uint8_t *p = s->in;
-      room = GRPC_PREFIX + ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]);
+      room = GRPC_PREFIX + (size_t)prefix_len(p);
     }
     size_t take = room > s->in_len ? room - s->in_len : 0;
     if (take > len) take = len;
