@@ -398,6 +398,13 @@ static int flush_tls(sg_conn *c) {
   return 0;
 }
 
+/* Queues bytes for the peer: encrypted first on a TLS connection. */
+static int conn_send(sg_conn *c, const uint8_t *data, size_t n) {
+  if (!c->tls) return write_out(c, data, n);
+  int rc = sg_tls_conn_write(c->tls, data, n);
+  return rc ? rc : flush_tls(c);
+}
+
 
 /*
  * send_frame's gRPC half: the message (if any) on the call's stream, and on
@@ -531,8 +538,7 @@ static int send_frame_raw(sg_conn *c, uint32_t call_id, const ProtobufCMessage *
   }
   sg_frame_write(&f, wire);
   free(payload);
-  int rc = sg_tls_conn_write(c->tls, wire, n);
-  if (!rc) rc = flush_tls(c);
+  int rc = conn_send(c, wire, n);
   if (rc) conn_close_now(c);
   free(wire);
   if (rc) return SG_EUNAVAIL;
@@ -1055,12 +1061,7 @@ static void h2_cancel(void *arg, uint32_t id) {
   if (call) atomic_store(&call->job->canceled, 1);
 }
 
-static int h2_output(void *arg, const uint8_t *data, size_t n) {
-  sg_conn *c = arg;
-  if (!c->tls) return write_out(c, data, n);
-  int rc = sg_tls_conn_write(c->tls, data, n);
-  return rc ? rc : flush_tls(c);
-}
+static int h2_output(void *arg, const uint8_t *data, size_t n) { return conn_send(arg, data, n); }
 
 /* Whether new work on this connection must wait for the peer to read (reflection asks). */
 static int h2_congested(void *arg) { return note_backlog(arg); }
